@@ -1,0 +1,103 @@
+package universe
+
+import (
+	"io/fs"
+	"os"
+	"path"
+	"sort"
+	"sync"
+)
+
+// rootFS is an fs.FS over an os.Root that keeps every directory it has
+// opened as an os.Root of its own. os.Root stays inside its directory
+// (symbolic links cannot lead out) but resolves paths one component at a
+// time; opening each file relative to its already-open directory costs one
+// system call instead of one per path component.
+type rootFS struct {
+	root *os.Root
+	mu   sync.Mutex
+	dirs map[string]*os.Root
+}
+
+func newRootFS(root *os.Root) *rootFS {
+	return &rootFS{root: root, dirs: map[string]*os.Root{".": root}}
+}
+
+// close closes every directory opened (not the root itself).
+func (r *rootFS) close() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for name, d := range r.dirs {
+		if name != "." {
+			_ = d.Close()
+		}
+	}
+	r.dirs = map[string]*os.Root{".": r.root}
+}
+
+// dir returns the open directory name (a valid fs path).
+func (r *rootFS) dir(name string) (*os.Root, error) {
+	r.mu.Lock()
+	d, ok := r.dirs[name]
+	r.mu.Unlock()
+	if ok {
+		return d, nil
+	}
+	parent, err := r.dir(path.Dir(name))
+	if err != nil {
+		return nil, err
+	}
+	d, err = parent.OpenRoot(path.Base(name))
+	if err != nil {
+		return nil, err
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if prev, ok := r.dirs[name]; ok {
+		_ = d.Close()
+		return prev, nil
+	}
+	r.dirs[name] = d
+	return d, nil
+}
+
+// Open implements fs.FS.
+func (r *rootFS) Open(name string) (fs.File, error) {
+	if !fs.ValidPath(name) {
+		return nil, &fs.PathError{Op: "open", Path: name, Err: fs.ErrInvalid}
+	}
+	if name == "." {
+		return r.root.Open(".")
+	}
+	d, err := r.dir(path.Dir(name))
+	if err != nil {
+		return nil, &fs.PathError{Op: "open", Path: name, Err: unwrapPath(err)}
+	}
+	return d.Open(path.Base(name))
+}
+
+// ReadDir implements fs.ReadDirFS.
+func (r *rootFS) ReadDir(name string) ([]fs.DirEntry, error) {
+	if !fs.ValidPath(name) {
+		return nil, &fs.PathError{Op: "readdir", Path: name, Err: fs.ErrInvalid}
+	}
+	d, err := r.dir(name)
+	if err != nil {
+		return nil, &fs.PathError{Op: "readdir", Path: name, Err: unwrapPath(err)}
+	}
+	f, err := d.Open(".")
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	entries, err := f.ReadDir(-1)
+	sort.Slice(entries, func(i, j int) bool { return entries[i].Name() < entries[j].Name() })
+	return entries, err
+}
+
+func unwrapPath(err error) error {
+	if pe, ok := err.(*fs.PathError); ok {
+		return pe.Err
+	}
+	return err
+}
