@@ -128,6 +128,7 @@ func TestCompareMutations(t *testing.T) {
 		{"max launch delay of Marathon <= 1.9", "plain-cmd", []op{set("/maxLaunchDelaySeconds", "3600")}, nil, nil},
 		{"unreachable strategy of Marathon 1.4-1.9", "plain-cmd", []op{set("/unreachableStrategy", `{"inactiveAfterSeconds":300,"expungeAfterSeconds":600}`)}, nil, nil},
 		{"no role written (Marathon < 1.9)", "plain-cmd", []op{del("/role")}, nil, nil},
+		{"DC/OS default role (--mesos_role slave_public)", "plain-cmd", []op{set("/role", `"slave_public"`)}, nil, nil},
 		{"no unreachable strategy written", "plain-cmd", []op{del("/unreachableStrategy")}, nil, nil},
 		{"health checks reordered", "docker-bridge", []op{set("/healthChecks", `[{"gracePeriodSeconds":60,"intervalSeconds":30,"maxConsecutiveFailures":2,"path":"/","portIndex":0,"protocol":"MESOS_HTTP","timeoutSeconds":5,"delaySeconds":15},{"portIndex":1,"protocol":"TCP"}]`)}, nil, nil},
 		{"another service port assigned", "docker-bridge", []op{set("/container/portMappings/0/servicePort", "10999")}, nil, nil},

@@ -80,13 +80,18 @@ var defaultRules = []DefaultRule{
 	{Path: "/requirePorts", Values: []string{"false"}, Source: srcApp},
 	{Path: "/killSelection", Values: []string{`"YOUNGEST_FIRST"`}, Source: srcApp + "; v1.7-schema AppDefinition.json"},
 	{Path: "/tty", Values: []string{"false"}, Source: srcApp + " (absent = no TTY)", noFill: never},
-	{Path: "/role", Values: []string{`"*"`}, When: "or the app's top-level group (Marathon >= 1.9 group roles)",
-		Source: srcApp + " (role: default role or the enclosing group's role)",
+	// Marathon fills role from its --mesos_role flag: "*" by default, but DC/OS
+	// starts Marathon with --mesos_role slave_public, so on a DC/OS cluster an
+	// app posted without a role comes back with "slave_public". Both are the
+	// cluster's default, not an edit; a role the release sets explicitly is
+	// still compared strictly.
+	{Path: "/role", Values: []string{`"*"`, `"slave_public"`}, When: "or the app's top-level group (Marathon >= 1.9 group roles)",
+		Source: srcApp + " (role: Marathon's --mesos_role, \"*\" or DC/OS's \"slave_public\", or the enclosing group's role)",
 		dyn: func(c *appCtx) []value {
 			if c.topGroup != "" {
-				return []value{str("*"), str(c.topGroup)}
+				return []value{str("*"), str("slave_public"), str(c.topGroup)}
 			}
-			return []value{str("*")}
+			return []value{str("*"), str("slave_public")}
 		}},
 	{Path: "/unreachableStrategy", Values: []string{`{"expungeAfterSeconds":0,"inactiveAfterSeconds":0}`,
 		`{"expungeAfterSeconds":600,"inactiveAfterSeconds":300}`}, When: "app without persistent volumes", Source: srcUnreach,
