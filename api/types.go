@@ -188,11 +188,28 @@ type Revision struct {
 
 // Cleanup is the state of an uninstall and its janitor steps.
 type Cleanup struct {
-	State  string        `json:"state"` // Pending | Running | Complete | Incomplete
+	State  string        `json:"state"` // Pending | Running | Complete | Incomplete | Failed
 	Steps  []CleanupStep `json:"steps"`
 	Reason string        `json:"reason,omitempty"`
 	// Left says what the controller could not do and the operator must do by hand.
 	Left []string `json:"left,omitempty"`
+	// AppID is the Marathon app being uninstalled.
+	AppID string `json:"appId,omitempty"`
+	// Kind is how it is uninstalled: "sdk" (SDK_UNINSTALL and the
+	// scheduler's uninstall plan) or "marathon" (delete, then tear down).
+	Kind string `json:"kind,omitempty"`
+	// Service is the service name the janitor steps act on ("" when none).
+	Service string `json:"service,omitempty"`
+	// PostUninstallNotes are the package's postUninstallNotes, set once the
+	// uninstall has finished: what the operator may still have to do.
+	PostUninstallNotes string `json:"postUninstallNotes,omitempty"`
+	// Started and Finished bound the uninstall (Finished is zero until it
+	// is Complete or Failed).
+	Started  time.Time `json:"started,omitzero"`
+	Finished time.Time `json:"finished,omitzero"`
+	// Attempts counts the step runs that failed (unreachable components);
+	// they are retried with backoff.
+	Attempts int `json:"attempts,omitempty"`
 }
 
 // CleanupStep is one step of an uninstall.

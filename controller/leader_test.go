@@ -1,0 +1,73 @@
+package controller_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/universe-operator/universe-operator/clients/zookeeper"
+	"github.com/universe-operator/universe-operator/controller"
+	"github.com/universe-operator/universe-operator/internal/testenv"
+)
+
+// TestElectionLeader: two candidates on a real ZooKeeper; exactly one is
+// the leader gate's "leader"; when it resigns the other takes over and its
+// Changed channel fires.
+func TestElectionLeader(t *testing.T) {
+	zk := testenv.StartZooKeeper(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	connect := func() *zookeeper.Client {
+		c, err := zookeeper.Connect(ctx, []string{zk.Addr}, zookeeper.WithRoot("/uo-test"),
+			zookeeper.WithSessionTimeout(4*time.Second), zookeeper.WithLogger(testLogger(t)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(c.Close)
+		return c
+	}
+	c1, c2 := connect(), connect()
+	cand1, err := zookeeper.Campaign(ctx, c1, zookeeper.ElectionOptions{ID: "one"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l1 := controller.NewElectionLeader(ctx, cand1)
+	waitTrue(t, "one leads", l1.IsLeader)
+	cand2, err := zookeeper.Campaign(ctx, c2, zookeeper.ElectionOptions{ID: "two"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l2 := controller.NewElectionLeader(ctx, cand2)
+	waitTrue(t, "two knows the leader", func() bool { return l2.LeaderID() == "one" })
+	if l2.IsLeader() {
+		t.Fatal("two leaders")
+	}
+	rctx, rcancel := context.WithTimeout(ctx, 10*time.Second)
+	defer rcancel()
+	if err := cand1.Resign(rctx); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-l2.Changed():
+	case <-time.After(20 * time.Second):
+		t.Fatal("no change signal")
+	}
+	waitTrue(t, "two leads", l2.IsLeader)
+	if l1.IsLeader() {
+		t.Fatal("one still leads after resigning")
+	}
+	if l2.LeaderID() != "two" {
+		t.Fatalf("leader id %q", l2.LeaderID())
+	}
+}
+
+func waitTrue(t *testing.T, what string, f func() bool) {
+	t.Helper()
+	end := time.Now().Add(deadline)
+	for !f() {
+		if time.Now().After(end) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
