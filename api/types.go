@@ -55,6 +55,9 @@ type ControllerInfo struct {
 	// it succeeded): until it succeeds again, every release re-reads its
 	// app before acting.
 	MarathonError string `json:"marathonError,omitempty"`
+	// LeaderSince is when this replica's current term as leader started
+	// (with ZooKeeper election; zero when not leading).
+	LeaderSince time.Time `json:"leaderSince,omitzero"`
 }
 
 // SourceStatus is the state of one Git/dir/URL source (universes and releases).
@@ -117,6 +120,10 @@ type Release struct {
 	History   []Revision `json:"history,omitempty"`
 	Cleanup   *Cleanup   `json:"cleanup,omitempty"`
 	DependsOn []string   `json:"dependsOn,omitempty"`
+	// Pin is set while the release is pinned to an earlier definition by
+	// POST .../rollback (kept until its manifest or package revision
+	// changes in Git).
+	Pin *Pin `json:"pin,omitempty"`
 
 	// LastChange is when the controller last changed the app (or its status moved).
 	LastChange time.Time `json:"lastChange,omitzero"`
@@ -172,18 +179,39 @@ type FieldDiff struct {
 
 // Revision is one deployed definition in a release's history.
 type Revision struct {
-	ID           int       `json:"id"` // increasing per release
-	Version      string    `json:"version"`
-	Release      int       `json:"release"` // package releaseVersion
-	Hash         string    `json:"hash"`
-	Manifest     string    `json:"manifestRevision,omitempty"`
-	Universe     string    `json:"universeRevision,omitempty"`
-	DeployedAt   time.Time `json:"deployedAt"`
+	ID int `json:"id"` // increasing per release
+	// Kind says why it was written: create, update (a Git change),
+	// rollback (automatic, after a failed rollout), pinned (POST
+	// .../rollback) or observed (found running before the first tracked
+	// rollout).
+	Kind       string    `json:"kind,omitempty"`
+	Version    string    `json:"version"`
+	Release    int       `json:"release"` // package releaseVersion
+	Hash       string    `json:"hash"`
+	AppID      string    `json:"appId,omitempty"`
+	Manifest   string    `json:"manifestRevision,omitempty"`
+	Universe   string    `json:"universeRevision,omitempty"`
+	DeployedAt time.Time `json:"deployedAt"`
+	// FinishedAt is when the rollout was judged (zero while InProgress).
+	FinishedAt   time.Time `json:"finishedAt,omitzero"`
 	Outcome      string    `json:"outcome"` // InProgress | Succeeded | Failed | RolledBack | Superseded
 	Reason       string    `json:"reason,omitempty"`
 	Deployment   string    `json:"deploymentId,omitempty"`
 	Current      bool      `json:"current,omitempty"`
 	Rollbackable bool      `json:"rollbackable,omitempty"`
+	// Pinned marks the revision a rollback pin holds the release to.
+	Pinned bool `json:"pinned,omitempty"`
+}
+
+// Pin is a rollback pin: the release runs an earlier definition of its
+// history until Git changes.
+type Pin struct {
+	Revision int       `json:"revision"` // the history entry (Revision.ID)
+	Version  string    `json:"version,omitempty"`
+	Release  int       `json:"release"`
+	Hash     string    `json:"hash"`
+	At       time.Time `json:"at"`
+	Reason   string    `json:"reason,omitempty"`
 }
 
 // Cleanup is the state of an uninstall and its janitor steps.
@@ -195,6 +223,8 @@ type Cleanup struct {
 	Left []string `json:"left,omitempty"`
 	// AppID is the Marathon app being uninstalled.
 	AppID string `json:"appId,omitempty"`
+	// Package is the app's package (label DCOS_PACKAGE_NAME), when known.
+	Package string `json:"package,omitempty"`
 	// Kind is how it is uninstalled: "sdk" (SDK_UNINSTALL and the
 	// scheduler's uninstall plan) or "marathon" (delete, then tear down).
 	Kind string `json:"kind,omitempty"`
