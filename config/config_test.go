@@ -105,7 +105,7 @@ log_level: debug
 	if c.Auth.ServiceAccount.PrivateKeyFile != filepath.Join(dir, "keys/sa.pem") || c.Mesos.CAFile != filepath.Join(dir, "ca.pem") {
 		t.Errorf("relative paths not resolved: %q %q", c.Auth.ServiceAccount.PrivateKeyFile, c.Mesos.CAFile)
 	}
-	if c.ZooKeeper.Servers[1] != "zk2:2181" || c.ZooKeeper.SessionTimeout.Duration != 10*time.Second {
+	if c.ZooKeeper.Servers[1] != "zk2:2181" || c.ZooKeeper.SessionTimeout.Duration != DefaultZooKeeperSession {
 		t.Errorf("zookeeper = %+v", c.ZooKeeper)
 	}
 	if g := c.Universes[0].Git; g.Path != "repo/packages" || g.Timeout.Duration != DefaultGitTimeout || g.Auth.TokenEnv != "GIT_TOKEN" {

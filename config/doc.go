@@ -90,7 +90,7 @@
 // state_dir /var/lib/universe-operator, cache_dir <state_dir>/cache, prune
 // true, prune_max_fraction 0.5, prune_allow_empty false, workers 4,
 // history_limit 10, zookeeper.path /universe-operator,
-// zookeeper.session_timeout 10s, git timeout 60s, stuck_deployment_after 0
+// zookeeper.session_timeout 8s, git timeout 60s, stuck_deployment_after 0
 // (never force a stuck deployment), log_level info.
 //
 // The strict decoder behind this package (subpackage config/strict) is also
