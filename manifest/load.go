@@ -35,6 +35,7 @@ func ResolveOptions(fsys fs.FS, r *Release) []error {
 type optionFiles struct {
 	mu    sync.Mutex
 	files map[string]optionFile
+	fast  *fileReader
 }
 
 type optionFile struct {
@@ -52,7 +53,11 @@ func (o *optionFiles) read(fsys fs.FS, clean string) (any, error) {
 			return f.opts, f.err
 		}
 	}
-	opts, err := readOptionsFile(fsys, clean)
+	var fast *fileReader
+	if o != nil {
+		fast = o.fast
+	}
+	opts, err := readOptionsFile(fsys, fast, clean)
 	if o != nil {
 		o.mu.Lock()
 		o.files[clean] = optionFile{opts, err}
@@ -62,8 +67,8 @@ func (o *optionFiles) read(fsys fs.FS, clean string) (any, error) {
 }
 
 // readOptionsFile reads and parses one options file (an object).
-func readOptionsFile(fsys fs.FS, clean string) (any, error) {
-	data, err := readLimited(fsys, clean, maxOptionsFile)
+func readOptionsFile(fsys fs.FS, fast *fileReader, clean string) (any, error) {
+	data, err := readFile(fsys, fast, clean, maxOptionsFile)
 	if err != nil {
 		return nil, err
 	}
@@ -132,7 +137,7 @@ func readLimited(fsys fs.FS, name string, limit int64) ([]byte, error) {
 		return nil, errors.New("not a regular file")
 	}
 	if st.Size() > limit {
-		return nil, fmt.Errorf("larger than %d bytes", limit)
+		return nil, errLarger(limit)
 	}
 	data := make([]byte, 0, st.Size()+1)
 	for {
@@ -145,13 +150,29 @@ func readLimited(fsys fs.FS, name string, limit int64) ([]byte, error) {
 			return nil, fsErr(err)
 		}
 		if int64(len(data)) > limit {
-			return nil, fmt.Errorf("larger than %d bytes", limit)
+			return nil, errLarger(limit)
 		}
 		if len(data) == cap(data) {
 			data = append(data, 0)[:len(data)]
 		}
 	}
 	return data, nil
+}
+
+// errLarger is the error for a file over a size limit.
+func errLarger(limit int64) error { return fmt.Errorf("larger than %d bytes", limit) }
+
+// errNotFast says the fast path did not read a file.
+var errNotFast = errors.New("not read by the fast path")
+
+// readFile is readLimited, through fast when it can.
+func readFile(fsys fs.FS, fast *fileReader, name string, limit int64) ([]byte, error) {
+	if fast != nil {
+		if data, err := fast.read(name, limit); err != errNotFast {
+			return data, err
+		}
+	}
+	return readLimited(fsys, name, limit)
 }
 
 // fsErr words a file system error without repeating the path.
@@ -189,6 +210,8 @@ type LoadOptions struct {
 	// and content did not change is not parsed again (options files are
 	// always read again). One Load at a time per Cache.
 	Cache *Cache
+
+	fast *fileReader // LoadDir's fast reads of FS (nil: none)
 }
 
 // Cache holds parse results by file name and content hash; entries not
@@ -384,7 +407,7 @@ func Load(opts LoadOptions) (*Set, error) {
 		defer opts.Cache.end()
 	}
 	results := make([]*Result, len(files))
-	optFiles := &optionFiles{files: map[string]optionFile{}}
+	optFiles := &optionFiles{files: map[string]optionFile{}, fast: opts.fast}
 	workers := opts.Workers
 	if workers <= 0 {
 		// More workers than CPUs: reads block in system calls while
@@ -398,7 +421,7 @@ func Load(opts LoadOptions) (*Set, error) {
 		go func() {
 			defer wg.Done()
 			for i := range next {
-				results[i] = loadFile(fsys, files[i], opts.Cache, optFiles)
+				results[i] = loadFile(fsys, opts.fast, files[i], opts.Cache, optFiles)
 			}
 		}()
 	}
@@ -418,13 +441,15 @@ func LoadDir(dir, sub string) (*Set, error) {
 		return nil, fmt.Errorf("releases directory %s: %w", dir, fsErr(err))
 	}
 	defer root.Close()
-	return Load(LoadOptions{FS: root.FS(), Path: sub})
+	fast := newFileReader(root)
+	defer fast.close()
+	return Load(LoadOptions{FS: root.FS(), Path: sub, fast: fast})
 }
 
 // loadFile reads, parses and resolves one manifest.
-func loadFile(fsys fs.FS, file string, cache *Cache, optFiles *optionFiles) *Result {
+func loadFile(fsys fs.FS, fast *fileReader, file string, cache *Cache, optFiles *optionFiles) *Result {
 	res := &Result{File: file}
-	data, err := readLimited(fsys, file, int64(maxManifest))
+	data, err := readFile(fsys, fast, file, int64(maxManifest))
 	if err != nil {
 		res.Problems = []error{&Problem{File: file, Reason: err.Error()}}
 		return res

@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"path"
-	"regexp"
 	"strings"
 	"time"
 
@@ -208,13 +207,71 @@ func (p *problems) add(field, format string, args ...any) {
 	p.list = append(p.list, &Problem{File: p.file, Field: field, Reason: fmt.Sprintf(format, args...)})
 }
 
-var (
-	nameRE      = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`)
-	appSegRE    = regexp.MustCompile(`^(([a-z0-9]|[a-z0-9][a-z0-9\-]*[a-z0-9])\.)*([a-z0-9]|[a-z0-9][a-z0-9\-]*[a-z0-9])$`)
-	versionRE   = regexp.MustCompile(`^[-a-zA-Z0-9.]+$`)
-	universeRE  = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`)
-	maxManifest = 1 << 20
+const maxManifest = 1 << 20
+
+// The patterns names are checked against, as regular expressions (the
+// tests hold the matchers below to them; the matchers are what the checks
+// use, being much cheaper on thousands of manifests).
+const (
+	namePattern     = `^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`
+	appSegPattern   = `^(([a-z0-9]|[a-z0-9][a-z0-9\-]*[a-z0-9])\.)*([a-z0-9]|[a-z0-9][a-z0-9\-]*[a-z0-9])$`
+	versionPattern  = `^[-a-zA-Z0-9.]+$`
+	universePattern = namePattern
 )
+
+// isLabel matches namePattern: lower-case letters, digits and '-', not
+// starting or ending with '-'.
+func isLabel(s string) bool {
+	if s == "" || s[0] == '-' || s[len(s)-1] == '-' {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-') {
+			return false
+		}
+	}
+	return true
+}
+
+// isAppSegment matches appSegPattern: labels separated by dots.
+func isAppSegment(s string) bool {
+	for {
+		dot := strings.IndexByte(s, '.')
+		if dot < 0 {
+			return isLabel(s)
+		}
+		if !isLabel(s[:dot]) {
+			return false
+		}
+		s = s[dot+1:]
+	}
+}
+
+// isVersionText matches versionPattern.
+func isVersionText(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '.') {
+			return false
+		}
+	}
+	return true
+}
+
+// isPackageName matches universe.NamePattern (^[a-z][a-z0-9-]*[a-z0-9]$).
+func isPackageName(s string) bool {
+	if len(s) < 2 || s[0] < 'a' || s[0] > 'z' || s[len(s)-1] == '-' {
+		return false
+	}
+	for i := 1; i < len(s); i++ {
+		if c := s[i]; !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-') {
+			return false
+		}
+	}
+	return true
+}
 
 // ValidName checks a release name: a DNS label (RFC 1123): 1 to 63
 // characters, lower-case letters, digits and '-', starting and ending with a
@@ -225,7 +282,7 @@ func ValidName(name string) error {
 		return errors.New("required")
 	case len(name) > 63:
 		return fmt.Errorf("%q is longer than 63 characters", name)
-	case !nameRE.MatchString(name):
+	case !isLabel(name):
 		return fmt.Errorf("%q is not a valid name: use lower-case letters, digits and '-', starting and ending with a letter or digit (a DNS label)", name)
 	}
 	return nil
@@ -251,10 +308,16 @@ func Parse(file string, data []byte) (*Release, []error) {
 		ps.add("", "larger than %d bytes", maxManifest)
 		return nil, ps.list
 	}
-	tree, err := strict.ParseDocument(data, formatOf(file))
-	if err != nil {
-		ps.add("", "%v", err)
-		return nil, ps.list
+	var tree any
+	if formatOf(file) == "yaml" {
+		tree, _ = fastYAML(data) // nil when not in its subset
+	}
+	if tree == nil {
+		var err error
+		if tree, err = strict.ParseDocument(data, formatOf(file)); err != nil {
+			ps.add("", "%v", err)
+			return nil, ps.list
+		}
 	}
 	if obj, ok := tree.(*strict.Object); ok {
 		_, hasAPI := obj.Values["apiVersion"]
@@ -266,8 +329,10 @@ func Parse(file string, data []byte) (*Release, []error) {
 		}
 	}
 	var r Release
-	for _, p := range strict.DecodeTree(tree, &r, strict.Options{}) {
-		ps.add(p.Path, "%s", p.Reason)
+	if !decodeFast(tree, &r) {
+		for _, p := range strict.DecodeTree(tree, &r, strict.Options{}) {
+			ps.add(p.Path, "%s", p.Reason)
+		}
 	}
 	if len(ps.list) > 0 {
 		return nil, ps.list
@@ -308,7 +373,7 @@ func (r *Release) check(ps *problems) {
 	switch {
 	case s.Package == "":
 		ps.add("spec.package", "required")
-	case !universe.NamePattern.MatchString(s.Package):
+	case !isPackageName(s.Package):
 		ps.add("spec.package", "%q is not a package name (lower-case letters, digits and '-', starting with a letter)", s.Package)
 	}
 	if v := s.Version; v != "" {
@@ -316,7 +381,7 @@ func (r *Release) check(ps *problems) {
 			ps.add("spec.version", "%v", err)
 		}
 	}
-	if s.Universe != "" && !universeRE.MatchString(s.Universe) {
+	if s.Universe != "" && !isLabel(s.Universe) {
 		ps.add("spec.universe", "%q is not a universe source name", s.Universe)
 	}
 	if s.AppID != "" {
@@ -370,7 +435,7 @@ func checkVersion(v string) error {
 		}
 		return nil
 	}
-	if v == "latest" || versionRE.MatchString(v) {
+	if v == "latest" || isVersionText(v) {
 		return nil
 	}
 	return fmt.Errorf("%q is neither \"latest\", an exact version string (letters, digits, '.', '-') nor a constraint such as \">=2.8 <3\"", v)
@@ -389,7 +454,7 @@ func checkAppID(id string) error {
 			return fmt.Errorf("%q has an empty path segment", id)
 		case seg == "." || seg == "..":
 			return fmt.Errorf("%q must not contain %q segments", id, seg)
-		case !appSegRE.MatchString(seg):
+		case !isAppSegment(seg):
 			return fmt.Errorf("%q is not a valid Marathon app id: segment %q must be lower-case letters, digits, '-' and '.', starting and ending with a letter or digit", id, seg)
 		}
 	}

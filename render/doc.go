@@ -27,7 +27,11 @@
 //     (santhosh-tekuri/jsonschema/v6; each schema compiled once and cached
 //     by content); no config.json but non-empty options: "options not
 //     allowed"; merged empty: no validation; packages without a template:
-//     no validation at all;
+//     no validation at all. Options a quick check proves valid skip the
+//     compile (quick.go: exact for the draft-04 keywords it covers, held to
+//     jsonschema/v6 by the tests); every refusal and every error comes from
+//     jsonschema/v6. Schemas proven valid against the draft-04 meta-schema
+//     are compiled without repeating that validation (metacheck.go);
 //  4. the template is rendered by a Mustache engine that reproduces
 //     mustache.java as Cosmos configures it (mustache.go says why it is not
 //     github.com/cbroglie/mustache): no HTML escaping; Cosmos's value

@@ -1,10 +1,12 @@
 package render
 
 import (
+	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"strconv"
 	"unicode/utf8"
+	"unsafe"
 )
 
 // This file is a small JSON model that keeps what encoding/json loses and
@@ -116,12 +118,24 @@ type parser struct {
 	data  []byte
 	pos   int
 	depth int
+
+	// Scratch stacks for the members and items of the containers being
+	// parsed: each container gets one exactly-sized slice at its end.
+	members []member
+	items   []value
+	// arena holds the text of the document's strings and numbers: one
+	// allocation instead of one per string. Strings point into it; it is
+	// only ever appended to, so they never change.
+	arena []byte
 }
 
 // parseJSON parses one JSON document (surrounding whitespace allowed).
 // Duplicate keys keep the first position and the last value, as circe does.
 func parseJSON(data []byte) (value, error) {
 	p := parser{data: data}
+	if len(data) > 64 {
+		p.arena = make([]byte, 0, len(data))
+	}
 	p.skipSpace()
 	v, err := p.value()
 	if err != nil {
@@ -154,10 +168,31 @@ func (p *parser) skipSpace() {
 		switch p.data[p.pos] {
 		case ' ', '\t', '\n', '\r':
 			p.pos++
+			// Indentation: eight spaces at a time.
+			for p.pos+8 <= len(p.data) && binary.LittleEndian.Uint64(p.data[p.pos:]) == ones*' ' {
+				p.pos += 8
+			}
 		default:
 			return
 		}
 	}
+}
+
+// SWAR constants: a byte repeated over a 64-bit word.
+const (
+	ones  = 0x0101010101010101
+	highs = 0x8080808080808080
+)
+
+// specialBytes has the high bit of each byte of w set (and possibly of
+// some bytes after it) where w has '"', '\\', a control character (< 0x20)
+// or a non-ASCII byte (>= 0x80); it is zero when w has none.
+func specialBytes(w uint64) uint64 {
+	quote := w ^ (ones * '"')
+	back := w ^ (ones * '\\')
+	// (x - ones) &^ x & highs is non-zero when a byte of x is zero;
+	// (w - ones*0x20) &^ w & highs when a byte of w is below 0x20.
+	return (((quote - ones) &^ quote) | ((back - ones) &^ back) | ((w - ones*0x20) &^ w) | w) & highs
 }
 
 func (p *parser) value() (value, error) {
@@ -235,25 +270,49 @@ func (p *parser) number() (value, error) {
 			return value{}, p.errorf("invalid character %s in exponent of number", p.quoteChar())
 		}
 	}
-	return value{k: kNumber, s: string(p.data[start:p.pos])}, nil
+	return value{k: kNumber, s: p.intern(p.data[start:p.pos])}, nil
+}
+
+// intern returns b as a string kept in the arena (a fresh string when the
+// arena is full).
+func (p *parser) intern(b []byte) string {
+	if len(b) == 0 {
+		return ""
+	}
+	if len(p.arena)+len(b) > cap(p.arena) {
+		return string(b)
+	}
+	start := len(p.arena)
+	p.arena = append(p.arena, b...)
+	return unsafe.String(&p.arena[start], len(b))
 }
 
 func (p *parser) string() (string, error) {
 	p.pos++ // opening quote
 	start := p.pos
-	// Fast path: no escapes, valid UTF-8.
+	// Fast path: no escapes, valid UTF-8 (eight ASCII bytes at a time).
+	ascii := true
 	for p.pos < len(p.data) {
+		for p.pos+8 <= len(p.data) && specialBytes(binary.LittleEndian.Uint64(p.data[p.pos:])) == 0 {
+			p.pos += 8
+		}
+		if p.pos >= len(p.data) {
+			break
+		}
 		c := p.data[p.pos]
 		if c == '"' {
 			s := p.data[start:p.pos]
 			p.pos++
-			if utf8.Valid(s) {
-				return string(s), nil
+			if ascii || utf8.Valid(s) {
+				return p.intern(s), nil
 			}
 			return string([]rune(string(s))), nil // invalid bytes become U+FFFD
 		}
 		if c == '\\' || c < 0x20 {
 			break
+		}
+		if c >= 0x80 {
+			ascii = false
 		}
 		p.pos++
 	}
@@ -268,7 +327,7 @@ func (p *parser) string() (string, error) {
 		case c == '"':
 			p.pos++
 			if utf8.Valid(buf) {
-				return string(buf), nil
+				return p.intern(buf), nil
 			}
 			return string([]rune(string(buf))), nil
 		case c < 0x20:
@@ -352,20 +411,20 @@ func (p *parser) array() (value, error) {
 		return value{}, p.errorf("nesting deeper than %d levels", maxDepth)
 	}
 	p.pos++
-	var items []value
 	p.skipSpace()
 	if p.pos < len(p.data) && p.data[p.pos] == ']' {
 		p.pos++
 		p.depth--
 		return value{k: kArray, arr: []value{}}, nil
 	}
+	base := len(p.items)
 	for {
 		p.skipSpace()
 		v, err := p.value()
 		if err != nil {
 			return value{}, err
 		}
-		items = append(items, v)
+		p.items = append(p.items, v)
 		p.skipSpace()
 		if p.pos >= len(p.data) {
 			return value{}, p.errorf("unexpected end of input in array")
@@ -376,6 +435,10 @@ func (p *parser) array() (value, error) {
 		case ']':
 			p.pos++
 			p.depth--
+			items := make([]value, len(p.items)-base)
+			copy(items, p.items[base:])
+			clear(p.items[base:])
+			p.items = p.items[:base]
 			return value{k: kArray, arr: items}, nil
 		default:
 			return value{}, p.errorf("invalid character %s after array element", p.quoteChar())
@@ -389,7 +452,6 @@ func (p *parser) object() (value, error) {
 		return value{}, p.errorf("nesting deeper than %d levels", maxDepth)
 	}
 	p.pos++
-	var members []member
 	var seen map[string]int
 	p.skipSpace()
 	if p.pos < len(p.data) && p.data[p.pos] == '}' {
@@ -397,6 +459,7 @@ func (p *parser) object() (value, error) {
 		p.depth--
 		return objectValue(nil), nil
 	}
+	base := len(p.members)
 	for {
 		p.skipSpace()
 		if p.pos >= len(p.data) {
@@ -419,6 +482,7 @@ func (p *parser) object() (value, error) {
 		if err != nil {
 			return value{}, err
 		}
+		members := p.members[base:]
 		if len(members) >= 8 && seen == nil {
 			seen = make(map[string]int, 16)
 			for i, m := range members {
@@ -444,7 +508,7 @@ func (p *parser) object() (value, error) {
 			if seen != nil {
 				seen[key] = len(members)
 			}
-			members = append(members, member{key: key, val: v})
+			p.members = append(p.members, member{key: key, val: v})
 		}
 		p.skipSpace()
 		if p.pos >= len(p.data) {
@@ -456,7 +520,11 @@ func (p *parser) object() (value, error) {
 		case '}':
 			p.pos++
 			p.depth--
-			return objectValue(members), nil
+			out := make([]member, len(p.members)-base)
+			copy(out, p.members[base:])
+			clear(p.members[base:])
+			p.members = p.members[:base]
+			return objectValue(out), nil
 		default:
 			return value{}, p.errorf("invalid character %s after object key:value pair", p.quoteChar())
 		}
@@ -480,6 +548,18 @@ func appendString(dst []byte, s string) []byte {
 func appendStringBody(dst []byte, s string) []byte {
 	start := 0
 	for i := 0; i < len(s); {
+		// Eight printable ASCII bytes at a time (DEL is escaped).
+		for i+8 <= len(s) {
+			w := loadString64(s[i:])
+			del := w ^ (ones * 0x7f)
+			if specialBytes(w)|((del-ones)&^del&highs) != 0 {
+				break
+			}
+			i += 8
+		}
+		if i >= len(s) {
+			break
+		}
 		c := s[i]
 		if c >= 0x20 && c != '"' && c != '\\' && c < 0x7f {
 			i++
@@ -520,6 +600,14 @@ func appendStringBody(dst []byte, s string) []byte {
 		start = i
 	}
 	return append(dst, s[start:]...)
+}
+
+// loadString64 reads the first eight bytes of s (len(s) >= 8) as a
+// little-endian word.
+func loadString64(s string) uint64 {
+	_ = s[7]
+	return uint64(s[0]) | uint64(s[1])<<8 | uint64(s[2])<<16 | uint64(s[3])<<24 |
+		uint64(s[4])<<32 | uint64(s[5])<<40 | uint64(s[6])<<48 | uint64(s[7])<<56
 }
 
 // appendCompact appends v as compact JSON. With dropNulls, object members

@@ -3,8 +3,10 @@ package render
 import (
 	"encoding/json"
 	"errors"
+	"reflect"
 	"strings"
 	"testing"
+	"unicode/utf8"
 )
 
 func TestParseJSONKeepsOrderAndNumbers(t *testing.T) {
@@ -142,4 +144,71 @@ func TestIndent(t *testing.T) {
 	if _, err := Indent([]byte(`{`)); err == nil {
 		t.Error("Indent accepted broken JSON")
 	}
+}
+
+// FuzzParseJSONValues: the values parsed (strings decoded, numbers kept as
+// text, the last of duplicate keys) are those of encoding/json.
+func FuzzParseJSONValues(f *testing.F) {
+	for _, s := range []string{`{}`, `[1,2.5e3,"x\u00e9",null,true]`, `{"a":{"b":[{}]}}`, `"\ud83d\ude00 \ud83d"`, `-0.0e-0`,
+		`{"a":1,"a":2,"b":[1,{"c":"d"}]}`, "\"\xff\xfe ok\"", `"0123456789abcdef\"\\\/\b\f\n\r\t"`, `["        indented"]`,
+		"{\n        \"k\": \"v\"\n}", `"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaé"`} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		v, err := parseJSON([]byte(s))
+		if err != nil {
+			return
+		}
+		dec := json.NewDecoder(strings.NewReader(s))
+		dec.UseNumber()
+		var want any
+		if err := dec.Decode(&want); err != nil {
+			t.Fatalf("encoding/json refuses %q: %v", s, err)
+		}
+		if got := toAny(v); !reflect.DeepEqual(got, want) {
+			t.Fatalf("parseJSON(%q) = %#v, encoding/json %#v", s, got, want)
+		}
+	})
+}
+
+// appendStringBodyRef is appendStringBody one character at a time.
+func appendStringBodyRef(dst []byte, s string) []byte {
+	for _, r := range s {
+		switch {
+		case r == '"':
+			dst = append(dst, '\\', '"')
+		case r == '\\':
+			dst = append(dst, '\\', '\\')
+		case r == '\b':
+			dst = append(dst, '\\', 'b')
+		case r == '\f':
+			dst = append(dst, '\\', 'f')
+		case r == '\n':
+			dst = append(dst, '\\', 'n')
+		case r == '\r':
+			dst = append(dst, '\\', 'r')
+		case r == '\t':
+			dst = append(dst, '\\', 't')
+		case r < 0x20 || (r >= 0x7f && r <= 0x9f):
+			dst = append(dst, '\\', 'u', '0', '0', hexDigits[r>>4], hexDigits[r&0xf])
+		default:
+			dst = append(dst, string(r)...)
+		}
+	}
+	return dst
+}
+
+// FuzzAppendStringBody holds the word-at-a-time printer to the reference.
+func FuzzAppendStringBody(f *testing.F) {
+	for _, s := range []string{"", "plain ascii text!", "quote\" back\\ tab\t", "é✓ \u0085 \x7f \x01 end", "0123456789abcdef\x7f", "\xff\xfeinvalid"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		if !utf8.ValidString(s) {
+			return // strings from the parser are valid UTF-8
+		}
+		if got, want := appendStringBody(nil, s), appendStringBodyRef(nil, s); string(got) != string(want) {
+			t.Fatalf("appendStringBody(%q) = %q, want %q", s, got, want)
+		}
+	})
 }

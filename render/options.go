@@ -18,9 +18,13 @@ import (
 // configEntry is what render derives from one config.json, cached by the
 // file's content.
 type configEntry struct {
-	parsed   value // the schema document (released once compiled)
+	parsed   value // the schema document (released once prepared)
 	parseErr error
 	defaults value // defaults extracted from it (an object)
+
+	data        []byte // config.json (the package's bytes, never modified; compiling parses it again)
+	prepareOnce sync.Once
+	quick       *qschema // the quick check, nil when the schema has none
 
 	compileOnce sync.Once
 	schema      *jsonschema.Schema
@@ -36,24 +40,34 @@ type templateEntry struct {
 // contentCache maps a sha256 of file content to what was derived from it.
 // It is cleared when it grows past maxCacheEntries (a controller that
 // renders many Universe versions over weeks must not grow without bound).
+// Each value is built once: a goroutine asking for a value being built
+// waits for it rather than building it again.
 type contentCache struct {
-	m sync.Map
+	m sync.Map // [32]byte -> *cacheSlot
 	n atomic.Int64
+}
+
+type cacheSlot struct {
+	once sync.Once
+	v    any
 }
 
 const maxCacheEntries = 8192
 
 func (c *contentCache) get(data []byte, build func() any) any {
 	key := sha256.Sum256(data)
-	if v, ok := c.m.Load(key); ok {
-		return v
+	s, ok := c.m.Load(key)
+	if !ok {
+		var loaded bool
+		s, loaded = c.m.LoadOrStore(key, &cacheSlot{})
+		if !loaded && c.n.Add(1) > maxCacheEntries {
+			c.m.Range(func(k, _ any) bool { c.m.Delete(k); return true })
+			c.n.Store(0)
+		}
 	}
-	v, loaded := c.m.LoadOrStore(key, build())
-	if !loaded && c.n.Add(1) > maxCacheEntries {
-		c.m.Range(func(k, _ any) bool { c.m.Delete(k); return true })
-		c.n.Store(0)
-	}
-	return v
+	slot := s.(*cacheSlot)
+	slot.once.Do(func() { slot.v = build() })
+	return slot.v
 }
 
 var (
@@ -67,7 +81,7 @@ func configFor(data []byte) *configEntry {
 		return nil
 	}
 	return configCache.get(data, func() any {
-		e := &configEntry{}
+		e := &configEntry{data: data}
 		e.parsed, e.parseErr = parseJSON(data)
 		if e.parseErr == nil && e.parsed.k != kObject {
 			e.parseErr = fmt.Errorf("config.json must be a JSON object, got %s", e.parsed.k)
@@ -130,12 +144,18 @@ func defaultsOf(props value) value {
 // compiled schema.
 func (e *configEntry) compile() (*jsonschema.Schema, error) {
 	e.compileOnce.Do(func() {
-		if e.parsed.k != kObject {
+		if e.parseErr != nil {
 			e.compileErr = errors.New("config.json is not a JSON object")
 			return
 		}
-		stripped := stripAnnotations(e.parsed, true)
-		e.parsed = value{} // the defaults are extracted already
+		// The tree was released once prepared; most configs never need
+		// compiling, so parse again the few that do.
+		parsed, err := parseJSON(e.data)
+		if err != nil || parsed.k != kObject {
+			e.compileErr = errors.New("config.json is not a JSON object")
+			return
+		}
+		stripped := stripAnnotations(parsed, true)
 		key := appendCompact(nil, stripped, false)
 		ce := schemaCache.get(key, func() any {
 			c := &compiled{}
@@ -147,6 +167,25 @@ func (e *configEntry) compile() (*jsonschema.Schema, error) {
 	return e.schema, e.compileErr
 }
 
+// prepare builds the quick check once, when the schema allows one (see
+// quick.go), and releases the parsed document.
+func (e *configEntry) prepare() {
+	e.prepareOnce.Do(func() {
+		parsed := e.parsed
+		e.parsed = value{} // the defaults are extracted already
+		if parsed.k == kObject && metaValid(parsed) {
+			e.quick = buildQuick(parsed)
+		}
+	})
+}
+
+// quickValid reports whether the quick check proves options valid (without
+// compiling the schema).
+func (e *configEntry) quickValid(options value) bool {
+	e.prepare()
+	return e.quick != nil && e.quick.check(options) == valid
+}
+
 // compiled is a compiled schema (or why it does not compile), cached by
 // the content of the annotation-free schema.
 type compiled struct {
@@ -156,10 +195,36 @@ type compiled struct {
 
 var schemaCache contentCache
 
+// The URLs schemas are compiled under. jsonschema/v6 (v6.0.3, pinned)
+// validates every document it compiles against the meta-schema of its
+// draft, except documents under http://json-schema.org/ (its own
+// meta-schemas). A config that metaValid proves valid is compiled under
+// fastSchemaURL: the same compile without the redundant meta-validation.
+// The URL appears nowhere in results (validation errors are rewritten to
+// schemaURL, see validateOptions); any compile error is reported by compiling again
+// under schemaURL, so messages are those of the usual compile.
+const (
+	schemaURL     = "urn:universe-operator:config.json"
+	fastSchemaURL = "http://json-schema.org/universe-operator/config.json"
+)
+
 func compileStripped(stripped value) (*jsonschema.Schema, error) {
-	doc, _ := toAny(stripped).(map[string]any)
-	delete(doc, "$schema")
-	schema, err := compileSchema(doc)
+	doc := func() map[string]any {
+		d, _ := toAny(stripped).(map[string]any)
+		delete(d, "$schema")
+		return d
+	}
+	if metaValid(stripped) {
+		if schema, err := compileDoc(doc(), fastSchemaURL); err == nil {
+			return schema, nil
+		}
+	}
+	return compileDoc(doc(), schemaURL)
+}
+
+// compileDoc compiles a config schema document under url.
+func compileDoc(doc map[string]any, url string) (*jsonschema.Schema, error) {
+	schema, err := compileSchemaAt(doc, url)
 	var dup *jsonschema.DuplicateIDError
 	if errors.As(err, &dup) {
 		// Several real configs (DataStax, NiFi, HDFS) reuse one
@@ -171,7 +236,7 @@ func compileStripped(stripped value) (*jsonschema.Schema, error) {
 				delete(m, "id")
 			}
 		})
-		schema, err = compileSchema(doc)
+		schema, err = compileSchemaAt(doc, url)
 	}
 	return schema, err
 }
@@ -218,15 +283,54 @@ func stripAnnotations(v value, isSchema bool) value {
 	return objectValue(out)
 }
 
-func compileSchema(doc map[string]any) (*jsonschema.Schema, error) {
+func compileSchemaAt(doc map[string]any, url string) (*jsonschema.Schema, error) {
 	c := jsonschema.NewCompiler()
 	c.DefaultDraft(jsonschema.Draft4)
 	c.UseLoader(refuseLoader{})
-	const url = "urn:universe-operator:config.json"
+	c.UseRegexpEngine(cachedRegexp)
 	if err := c.AddResource(url, doc); err != nil {
 		return nil, err
 	}
 	return c.Compile(url)
+}
+
+// validateOptions validates v against a compiled config schema. The error of a
+// schema compiled under fastSchemaURL is rewritten to name schemaURL, so it
+// is exactly the error of the usual compile.
+func validateOptions(schema *jsonschema.Schema, v any) error {
+	err := schema.Validate(v)
+	if err == nil || !strings.HasPrefix(schema.Location, fastSchemaURL) {
+		return err
+	}
+	var ve *jsonschema.ValidationError
+	if errors.As(err, &ve) {
+		renameSchemaURL(ve)
+	}
+	return err
+}
+
+// renameSchemaURL replaces fastSchemaURL by schemaURL in an error tree.
+func renameSchemaURL(e *jsonschema.ValidationError) {
+	rename := func(s string) string {
+		if rest, ok := strings.CutPrefix(s, fastSchemaURL); ok {
+			return schemaURL + rest
+		}
+		return s
+	}
+	e.SchemaURL = rename(e.SchemaURL)
+	switch k := e.ErrorKind.(type) {
+	case *jskind.Schema:
+		k.Location = rename(k.Location)
+	case *jskind.Reference:
+		k.URL = rename(k.URL)
+	case *jskind.RefCycle:
+		k.URL = rename(k.URL)
+		k.KeywordLocation1 = rename(k.KeywordLocation1)
+		k.KeywordLocation2 = rename(k.KeywordLocation2)
+	}
+	for _, c := range e.Causes {
+		renameSchemaURL(c)
+	}
 }
 
 // walkSchemas calls fn for every draft-04 schema object of doc: it walks

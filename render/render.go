@@ -196,11 +196,14 @@ func options(pkg *universe.Package, userOptions json.RawMessage, validate bool) 
 	if cfg == nil {
 		return st, newError(pkg, "options", KindOptions, errors.New("options not allowed: the package has no config.json"))
 	}
+	if cfg.quickValid(st.merged) {
+		return st, nil // proven valid: no need to compile the schema
+	}
 	schema, err := cfg.compile()
 	if err != nil {
 		return st, newError(pkg, universe.ConfigFile, KindConfig, fmt.Errorf("not a usable JSON schema: %w", err))
 	}
-	if err := schema.Validate(toAny(st.merged)); err != nil {
+	if err := validateOptions(schema, toAny(st.merged)); err != nil {
 		e := &Error{Package: pkg.Name, Version: pkg.Version, Release: pkg.ReleaseVersion,
 			File: universe.ConfigFile, Kind: KindOptions, Problems: schemaProblems(err), Err: err}
 		return st, errs.Permanent(e)

@@ -213,6 +213,10 @@ func loadRevision(fsys fs.FS, d revisionDir, where func(string) string) (*Packag
 	for _, e := range entries {
 		present[e.Name()] = e
 	}
+	fast, _ := fsys.(*rootFS)
+	if fast != nil && fast.fastOK() {
+		defer fast.forget(d.rel)
+	}
 	read := func(file string) ([]byte, error) {
 		e, ok := present[file]
 		if !ok {
@@ -220,6 +224,11 @@ func loadRevision(fsys fs.FS, d revisionDir, where func(string) string) (*Packag
 		}
 		if e.IsDir() {
 			return nil, errors.New("is a directory")
+		}
+		if fast != nil && e.Type() == 0 {
+			if b, err := fast.readFileFast(d.rel, file, maxRevisionFile); err != errNotFast {
+				return b, err
+			}
 		}
 		f, err := fsys.Open(path.Join(d.rel, file))
 		if err != nil {
@@ -234,7 +243,7 @@ func loadRevision(fsys fs.FS, d revisionDir, where func(string) string) (*Packag
 			return nil, errors.New("is a directory")
 		}
 		if st.Size() > maxRevisionFile {
-			return nil, fmt.Errorf("file is larger than %d bytes", maxRevisionFile)
+			return nil, errTooLarge(maxRevisionFile)
 		}
 		b := make([]byte, 0, st.Size()+1)
 		for {
@@ -248,7 +257,7 @@ func loadRevision(fsys fs.FS, d revisionDir, where func(string) string) (*Packag
 			}
 			if len(b) == cap(b) {
 				if int64(len(b)) > maxRevisionFile {
-					return nil, fmt.Errorf("file is larger than %d bytes", maxRevisionFile)
+					return nil, errTooLarge(maxRevisionFile)
 				}
 				b = append(b, 0)[:len(b)]
 			}
@@ -299,6 +308,9 @@ func loadRevision(fsys fs.FS, d revisionDir, where func(string) string) (*Packag
 	p.memo = &memo{}
 	return p, nil
 }
+
+// errTooLarge is the error for a file over the loaders' size limit.
+func errTooLarge(limit int64) error { return fmt.Errorf("file is larger than %d bytes", limit) }
 
 // sortErrors orders load errors by their location so reports are stable.
 func sortErrors(list []error) {

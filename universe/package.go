@@ -4,12 +4,14 @@ import (
 	"bytes"
 	"compress/gzip"
 	"encoding/base64"
+	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"sort"
 	"strconv"
 	"strings"
 	"sync"
+	"unsafe"
 )
 
 // Package is one revision of a Universe package: the content of
@@ -149,39 +151,49 @@ var reservedKeys = map[string]bool{
 // carries. Config, Resource and Command must hold valid JSON, as the loaders
 // guarantee.
 func (p *Package) RepoJSON() ([]byte, error) {
+	size := len(p.Definition) + len(p.Config) + len(p.Resource) + len(p.Command) + base64.StdEncoding.EncodedLen(len(p.Template)) + 128
+	out := make([]byte, 0, size)
+	err := p.writeRepoJSON(out, func(b []byte) []byte { out = b; return b })
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// writeRepoJSON appends RepoJSON's document to buf piece by piece; after
+// each piece it calls flush with the buffer, which returns the buffer to
+// append to next (the same one to collect the whole document, or an emptied
+// one to stream it).
+func (p *Package) writeRepoJSON(buf []byte, flush func([]byte) []byte) error {
 	members, err := objectMembers(p.Definition)
 	if err != nil {
-		return nil, fmt.Errorf("%s: package.json: %w", p, err)
+		return fmt.Errorf("%s: package.json: %w", p, err)
 	}
-	size := len(p.Definition) + len(p.Config) + len(p.Resource) + len(p.Command) + base64.StdEncoding.EncodedLen(len(p.Template)) + 128
-	out := bytes.NewBuffer(make([]byte, 0, size))
-	out.WriteByte('{')
+	buf = append(buf, '{')
 	first := true
-	sep := func() {
-		if !first {
-			out.WriteByte(',')
-		}
-		first = false
-	}
 	for _, m := range members {
 		if reservedKeys[m.key] {
 			continue
 		}
-		sep()
-		out.Write(m.rawKey)
-		out.WriteByte(':')
-		out.Write(appendCompact(out.AvailableBuffer(), m.value))
+		if !first {
+			buf = append(buf, ',')
+		}
+		first = false
+		buf = append(buf, m.rawKey...)
+		buf = append(buf, ':')
+		buf = appendCompact(buf, m.value)
 	}
-	sep()
-	out.WriteString(`"releaseVersion":`)
-	out.WriteString(strconv.Itoa(p.ReleaseVersion))
+	if !first {
+		buf = append(buf, ',')
+	}
+	buf = append(buf, `"releaseVersion":`...)
+	buf = strconv.AppendInt(buf, int64(p.ReleaseVersion), 10)
 	if p.Template != nil {
-		out.WriteString(`,"marathon":{"v2AppMustacheTemplate":"`)
-		enc := base64.NewEncoder(base64.StdEncoding, out)
-		_, _ = enc.Write(p.Template)
-		_ = enc.Close()
-		out.WriteString(`"}`)
+		buf = append(buf, `,"marathon":{"v2AppMustacheTemplate":"`...)
+		buf = base64.StdEncoding.AppendEncode(buf, p.Template)
+		buf = append(buf, `"}`...)
 	}
+	buf = flush(buf)
 	for _, f := range []struct {
 		key string
 		raw json.RawMessage
@@ -189,11 +201,15 @@ func (p *Package) RepoJSON() ([]byte, error) {
 		if f.raw == nil {
 			continue
 		}
-		out.WriteString(`,"` + f.key + `":`)
-		out.Write(appendCompact(out.AvailableBuffer(), f.raw))
+		buf = append(buf, `,"`...)
+		buf = append(buf, f.key...)
+		buf = append(buf, `":`...)
+		buf = appendCompact(buf, f.raw)
+		buf = flush(buf)
 	}
-	out.WriteByte('}')
-	return out.Bytes(), nil
+	buf = append(buf, '}')
+	flush(buf)
+	return nil
 }
 
 // DefinitionLabel returns the DCOS_PACKAGE_DEFINITION label value: base64 of
@@ -210,37 +226,67 @@ func (p *Package) DefinitionLabel() (string, error) {
 	return p.memo.label, p.memo.labelErr
 }
 
+// labelScratch is the reusable memory of one label computation.
+type labelScratch struct {
+	gz  *gzip.Writer
+	doc []byte       // a piece of RepoJSON on its way into gz
+	out bytes.Buffer // the gzip stream
+	env []byte       // the envelope
+}
+
+var labelScratches = sync.Pool{New: func() any {
+	w, _ := gzip.NewWriterLevel(nil, gzip.BestSpeed)
+	return &labelScratch{gz: w}
+}}
+
 func (p *Package) buildDefinitionLabel() (string, error) {
-	doc, err := p.RepoJSON()
+	sc := labelScratches.Get().(*labelScratch)
+	sc.out.Reset()
+	sc.gz.Reset(&sc.out)
+	// RepoJSON is streamed into the compressor: the gzip stream depends on
+	// the bytes written, not on how they are cut into Write calls.
+	var werr error
+	err := p.writeRepoJSON(sc.doc[:0], func(b []byte) []byte {
+		if _, err := sc.gz.Write(b); err != nil && werr == nil {
+			werr = err
+		}
+		sc.doc = b
+		return b[:0]
+	})
 	if err != nil {
+		labelScratches.Put(sc)
 		return "", err
 	}
-	var gz bytes.Buffer
-	gz.Grow(len(doc) / 3)
-	w := gzipWriters.Get().(*gzip.Writer)
-	w.Reset(&gz)
-	_, _ = w.Write(doc)
-	if err := w.Close(); err != nil {
+	if err := sc.gz.Close(); err != nil || werr != nil {
+		if err == nil {
+			err = werr
+		}
 		return "", fmt.Errorf("%s: gzip package definition: %w", p, err)
 	}
-	gzipWriters.Put(w)
 	const head = `{"metadata":{"Content-Type":"`
 	mt := p.PackageMediaType()
 	const mid = `","Content-Encoding":"gzip"},"data":"`
 	const tail = `"}`
-	env := make([]byte, 0, len(head)+len(mt)+len(mid)+base64.StdEncoding.EncodedLen(gz.Len())+len(tail))
-	env = append(env, head...)
+	env := append(sc.env[:0], head...)
 	env = append(env, mt...)
 	env = append(env, mid...)
-	env = base64.StdEncoding.AppendEncode(env, gz.Bytes())
+	env = base64.StdEncoding.AppendEncode(env, sc.out.Bytes())
 	env = append(env, tail...)
-	return base64.StdEncoding.EncodeToString(env), nil
+	// One allocation for the result: the string shares the encoded bytes,
+	// which nothing else references.
+	label := make([]byte, base64.StdEncoding.EncodedLen(len(env)))
+	base64.StdEncoding.Encode(label, env)
+	sc.env = env
+	if cap(sc.doc) > 1<<20 {
+		sc.doc = nil // do not keep one huge config's buffer around
+	}
+	if sc.out.Cap() > 1<<20 || cap(sc.env) > 2<<20 {
+		sc.out = bytes.Buffer{}
+		sc.env = nil
+	}
+	labelScratches.Put(sc)
+	return unsafe.String(unsafe.SliceData(label), len(label)), nil
 }
-
-var gzipWriters = sync.Pool{New: func() any {
-	w, _ := gzip.NewWriterLevel(nil, gzip.BestSpeed)
-	return w
-}}
 
 // member is one member of a JSON object, in source order.
 type member struct {
@@ -252,6 +298,9 @@ type member struct {
 // objectMembers splits a JSON object into its members, in order, keeping
 // each key's and value's source text.
 func objectMembers(data []byte) ([]member, error) {
+	if members, ok := splitObject(data); ok {
+		return members, nil
+	}
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.UseNumber()
 	tok, err := dec.Token()
@@ -324,7 +373,20 @@ func appendCompact(dst, src []byte) []byte {
 			i = j
 		case ' ', '\t', '\n', '\r':
 			dst = append(dst, src[start:i]...)
-			start = i + 1
+			// Skip the whole run (indentation eight spaces at a time).
+			j := i + 1
+			for j < len(src) {
+				if j+8 <= len(src) && binary.LittleEndian.Uint64(src[j:]) == ones*' ' {
+					j += 8
+					continue
+				}
+				if !isSpace[src[j]] {
+					break
+				}
+				j++
+			}
+			start = j
+			i = j - 1
 		}
 	}
 	return append(dst, src[start:]...)

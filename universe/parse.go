@@ -95,8 +95,12 @@ func (f fields) str(key string, required bool) string {
 		}
 		return ""
 	}
-	var s string
-	if jsonType(raw) != "string" || json.Unmarshal(raw, &s) != nil {
+	if jsonType(raw) != "string" {
+		f.prob.addf("field %q must be a string, got %s", key, jsonType(raw))
+		return ""
+	}
+	s, err := unquote(raw)
+	if err != nil {
 		f.prob.addf("field %q must be a string, got %s", key, jsonType(raw))
 		return ""
 	}
@@ -106,6 +110,12 @@ func (f fields) str(key string, required bool) string {
 func (f fields) boolean(key string) bool {
 	raw, ok := f.m[key]
 	if !ok || jsonType(raw) == "null" {
+		return false
+	}
+	switch string(raw) {
+	case "true":
+		return true
+	case "false":
 		return false
 	}
 	var b bool
@@ -123,15 +133,19 @@ func (f fields) strings(key string, required bool) ([]string, bool) {
 		}
 		return nil, false
 	}
-	var items []json.RawMessage
-	if jsonType(raw) != "array" || json.Unmarshal(raw, &items) != nil {
+	items, ok := splitArray(raw)
+	if !ok && (jsonType(raw) != "array" || json.Unmarshal(raw, &items) != nil) {
 		f.prob.addf("field %q must be an array of strings, got %s", key, jsonType(raw))
 		return nil, false
 	}
 	out := make([]string, 0, len(items))
 	for i, it := range items {
 		var s string
-		if jsonType(it) != "string" || json.Unmarshal(it, &s) != nil {
+		var err error
+		if jsonType(it) == "string" {
+			s, err = unquote(it)
+		}
+		if jsonType(it) != "string" || err != nil {
 			f.prob.addf("field %q item %d must be a string, got %s", key, i, jsonType(it))
 			continue
 		}
@@ -227,8 +241,22 @@ func parseMetadata(m map[string]json.RawMessage, dirName string) (*Package, erro
 	return p, prob.err()
 }
 
-// decodeObject parses data as one JSON object into its members.
+// decodeObject parses data as one JSON object into its members (the last
+// of duplicate keys wins). The values share data's memory.
 func decodeObject(data []byte) (map[string]json.RawMessage, error) {
+	if members, ok := splitObject(data); ok {
+		m := make(map[string]json.RawMessage, len(members))
+		for _, mem := range members {
+			m[mem.key] = mem.value
+		}
+		return m, nil
+	}
+	return decodeObjectSlow(data)
+}
+
+// decodeObjectSlow is decodeObject through encoding/json, for the error of
+// a malformed document.
+func decodeObjectSlow(data []byte) (map[string]json.RawMessage, error) {
 	var m map[string]json.RawMessage
 	if err := json.Unmarshal(data, &m); err != nil {
 		var se *json.SyntaxError

@@ -17,16 +17,24 @@ type rootFS struct {
 	root *os.Root
 	mu   sync.Mutex
 	dirs map[string]*os.Root
+
+	// The fast path (Linux, rootfs_linux.go): the root directory and the
+	// descriptors of the directories opened below it.
+	rootFile *os.File
+	fds      map[string]int
 }
 
 func newRootFS(root *os.Root) *rootFS {
-	return &rootFS{root: root, dirs: map[string]*os.Root{".": root}}
+	r := &rootFS{root: root, dirs: map[string]*os.Root{".": root}}
+	r.initFast()
+	return r
 }
 
 // close closes every directory opened (not the root itself).
 func (r *rootFS) close() {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	r.closeFast()
 	for name, d := range r.dirs {
 		if name != "." {
 			_ = d.Close()
@@ -80,6 +88,11 @@ func (r *rootFS) Open(name string) (fs.File, error) {
 func (r *rootFS) ReadDir(name string) ([]fs.DirEntry, error) {
 	if !fs.ValidPath(name) {
 		return nil, &fs.PathError{Op: "readdir", Path: name, Err: fs.ErrInvalid}
+	}
+	if r.fastOK() {
+		if entries, ok := r.readDirFast(name); ok {
+			return entries, nil
+		}
 	}
 	d, err := r.dir(name)
 	if err != nil {

@@ -9,7 +9,11 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"runtime"
+	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/universe-operator/universe-operator/errs"
@@ -42,20 +46,44 @@ func LoadServed(data []byte, opts ...LoadOption) (*Repository, []error) {
 	if err != nil {
 		return nil, []error{fileError(where, fmt.Errorf("not a served repository: %w", err))}
 	}
+	// The elements are independent: parse them on every CPU.
+	type parsed struct {
+		p    *Package
+		name string
+		err  error
+	}
+	out := make([]parsed, len(items))
+	workers := min(runtime.GOMAXPROCS(0), len(items))
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= len(items) {
+					return
+				}
+				p, name, err := parseServedPackage(items[i])
+				out[i] = parsed{p, name, err}
+			}
+		}()
+	}
+	wg.Wait()
 	var problems []error
 	pkgs := make([]*Package, 0, len(items))
-	for i, it := range items {
+	for i, o := range out {
 		loc := fmt.Sprintf("%s#packages[%d]", where, i)
-		p, name, err := parseServedPackage(it)
-		if name != "" {
-			loc = fmt.Sprintf("%s (%s)", loc, name)
+		if o.name != "" {
+			loc = fmt.Sprintf("%s (%s)", loc, o.name)
 		}
-		if err != nil {
-			problems = append(problems, fileError(loc, err))
+		if o.err != nil {
+			problems = append(problems, fileError(loc, o.err))
 			continue
 		}
-		p.Location = loc
-		pkgs = append(pkgs, p)
+		o.p.Location = loc
+		pkgs = append(pkgs, o.p)
 	}
 	repo, dup := NewRepository(c.name, c.source, pkgs)
 	return repo, append(problems, dup...)
@@ -64,6 +92,36 @@ func LoadServed(data []byte, opts ...LoadOption) (*Repository, []error) {
 // servedItems returns the elements of the "packages" array, reading the
 // document once.
 func servedItems(data []byte) ([]json.RawMessage, error) {
+	if members, ok := splitObject(data); ok {
+		// A valid document (the common case): split it without
+		// encoding/json. As there, the last "packages" member counts, and
+		// one that is not an array is an error.
+		var items []json.RawMessage
+		found := false
+		for _, m := range members {
+			if m.key != "packages" {
+				continue
+			}
+			found = true
+			if jsonType(m.value) != "array" {
+				return nil, fmt.Errorf(`"packages" must be an array, got %s`, jsonType(m.value))
+			}
+			var ok bool
+			if items, ok = splitArray(m.value); !ok {
+				return servedItemsSlow(data)
+			}
+		}
+		if !found {
+			return nil, errors.New(`no "packages" member`)
+		}
+		return items, nil
+	}
+	return servedItemsSlow(data)
+}
+
+// servedItemsSlow is servedItems with encoding/json, whose errors it
+// reports.
+func servedItemsSlow(data []byte) ([]json.RawMessage, error) {
 	dec := json.NewDecoder(bytes.NewReader(data))
 	tok, err := dec.Token()
 	if err != nil {
@@ -139,7 +197,7 @@ func parseServedPackage(data []byte) (*Package, string, error) {
 	}
 	var name string
 	if jsonType(m["name"]) == "string" {
-		_ = json.Unmarshal(m["name"], &name)
+		name, _ = unquote(m["name"])
 	}
 	p, perr := parseMetadata(m, "")
 	var prob problems
@@ -149,16 +207,21 @@ func parseServedPackage(data []byte) (*Package, string, error) {
 	rv, ok := m["releaseVersion"]
 	if !ok || jsonType(rv) == "null" {
 		prob.addf(`missing required field "releaseVersion"`)
-	} else if err := json.Unmarshal(rv, &p.ReleaseVersion); err != nil || p.ReleaseVersion < 0 {
+	} else if err := unmarshalInt(rv, &p.ReleaseVersion); err != nil || p.ReleaseVersion < 0 {
 		prob.addf(`field "releaseVersion" must be a non-negative integer, got %s`, string(rv))
 	}
 	if mr, ok := m["marathon"]; ok && jsonType(mr) != "null" {
 		var mar map[string]json.RawMessage
+		objErr := unmarshalObject(mr, &mar)
 		var tmpl string
+		tmplErr := errors.New("not a string")
+		if objErr == nil && mar != nil && jsonType(mar["v2AppMustacheTemplate"]) == "string" {
+			tmpl, tmplErr = unquote(mar["v2AppMustacheTemplate"])
+		}
 		switch {
-		case json.Unmarshal(mr, &mar) != nil || mar == nil:
+		case objErr != nil || mar == nil:
 			prob.addf(`field "marathon" must be an object, got %s`, jsonType(mr))
-		case jsonType(mar["v2AppMustacheTemplate"]) != "string" || json.Unmarshal(mar["v2AppMustacheTemplate"], &tmpl) != nil:
+		case tmplErr != nil:
 			prob.addf(`marathon.v2AppMustacheTemplate must be a base64 string, got %s`, jsonType(mar["v2AppMustacheTemplate"]))
 		default:
 			b, err := base64.StdEncoding.DecodeString(tmpl)
@@ -191,6 +254,46 @@ func parseServedPackage(data []byte) (*Package, string, error) {
 	p.Definition = definitionOf(members)
 	p.memo = &memo{}
 	return p, name, nil
+}
+
+// unmarshalInt is json.Unmarshal into an int, without reflection for plain
+// integers.
+func unmarshalInt(raw []byte, dst *int) error {
+	if len(raw) > 0 && len(raw) < 16 {
+		digits := raw
+		if digits[0] == '-' {
+			digits = digits[1:]
+		}
+		plain := len(digits) > 0 && (digits[0] != '0' || len(digits) == 1)
+		for _, c := range digits {
+			if c < '0' || c > '9' {
+				plain = false
+				break
+			}
+		}
+		if plain {
+			n, err := strconv.Atoi(string(raw))
+			if err == nil {
+				*dst = n
+				return nil
+			}
+		}
+	}
+	return json.Unmarshal(raw, dst)
+}
+
+// unmarshalObject is json.Unmarshal into a map of raw members (the last of
+// duplicate keys wins), without reflection for valid objects.
+func unmarshalObject(raw []byte, dst *map[string]json.RawMessage) error {
+	if members, ok := splitObject(raw); ok {
+		m := make(map[string]json.RawMessage, len(members))
+		for _, mem := range members {
+			m[mem.key] = mem.value
+		}
+		*dst = m
+		return nil
+	}
+	return json.Unmarshal(raw, dst)
 }
 
 // definitionOf rebuilds a package object without the served-form members,

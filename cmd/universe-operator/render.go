@@ -340,7 +340,7 @@ func renderAll(stdout, stderr io.Writer, repo *universe.Repository, loadErrs []e
 			data = o.Result.Indented()
 		}
 		file := resultFile(p.Name, p.ReleaseVersion, ext)
-		err := os.WriteFile(file, data, 0o644)
+		err := writeResult(file, data)
 		mu.Lock()
 		defer mu.Unlock()
 		written[file] = true
@@ -389,7 +389,7 @@ func renderAll(stdout, stderr io.Writer, repo *universe.Repository, loadErrs []e
 		}
 		file := resultFile(k.name, k.release, "err")
 		written[file] = true
-		if err := os.WriteFile(file, []byte(strings.Join(lines[k], "; ")+"\n"), 0o644); err != nil {
+		if err := writeResult(file, []byte(strings.Join(lines[k], "; ")+"\n")); err != nil {
 			return fmt.Errorf("writing results: %w", err)
 		}
 	}
@@ -408,6 +408,30 @@ func renderAll(stdout, stderr io.Writer, repo *universe.Repository, loadErrs []e
 		return fmt.Errorf("%d revision(s) failed to render: see %s", failed, filepath.Join(f.out, "<name>", "<release>.err"))
 	}
 	return nil
+}
+
+// writeResult writes data as the content of file, like os.WriteFile, but
+// overwrites an existing file in place and cuts it only when it was longer.
+// Re-running `render --all` over the same directory rewrites every file
+// with mostly the same content: truncating each to zero first makes ext4
+// allocate new blocks and start writing them back on close (its protection
+// for files replaced by truncation), which costs more than the rendering.
+func writeResult(file string, data []byte) error {
+	f, err := os.OpenFile(file, os.O_WRONLY|os.O_CREATE, 0o644)
+	if err != nil {
+		return err
+	}
+	st, err := f.Stat()
+	if err == nil {
+		_, err = f.Write(data)
+	}
+	if err == nil && st.Size() > int64(len(data)) {
+		err = f.Truncate(int64(len(data)))
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
 }
 
 // oneLine puts an error (errors.Join puts one problem per line) on one line.
