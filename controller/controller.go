@@ -46,6 +46,7 @@ type Controller struct {
 
 	frameworks atomic.Pointer[frameworkSet]
 	persist    *persister
+	ro         *rollouts // issue 6: health gate, history, pins, ordering
 
 	relistCh chan string // coalesced requests for a full pass (value: trigger)
 	pushCh   chan webhook.Push
@@ -99,6 +100,18 @@ func New(opts Options) (*Controller, error) {
 		return nil, err
 	}
 	c.metrics = m
+	if c.ro, err = newRollouts(c, opts.HistoryLimit); err != nil {
+		return nil, err
+	}
+	if c.opts.Rollouts == nil {
+		c.opts.Rollouts = c.ro
+	}
+	if c.opts.History == nil {
+		c.opts.History = c.ro
+	}
+	if c.opts.Rollback == nil {
+		c.opts.Rollback = c.RollbackTo
+	}
 	c.prune.Store(&pruneState{})
 	c.world.Store(&world{desired: map[string]*desiredEntry{}, byApp: map[string][]string{}})
 	c.frameworks.Store(&frameworkSet{})
@@ -213,6 +226,7 @@ func (c *Controller) fullPass(ctx context.Context, refresh bool, trigger string)
 		c.opts.Sources.Refresh(ctx)
 	}
 	c.rebuildWorld()
+	c.ro.refresh(ctx)
 	err := c.relist(ctx)
 	result := "ok"
 	if err != nil {
@@ -358,11 +372,17 @@ func (c *Controller) decidePrune() {
 	w := c.world.Load()
 	owners := c.cache.owners()
 	var candidates []string
+	kept := owners[:0:0] // releases removed from Git while suspended are left alone
 	for _, r := range owners {
 		if _, declared := w.desired[r]; !declared {
+			if c.ro.suspendedUndeclared(r) {
+				continue
+			}
 			candidates = append(candidates, r)
 		}
+		kept = append(kept, r)
 	}
+	owners = kept
 	sort.Strings(candidates)
 	ps := &pruneState{allowed: map[string]bool{}, candidates: candidates}
 	if len(candidates) > 0 {
@@ -545,6 +565,9 @@ func (c *Controller) watchController(ctx context.Context) {
 // controllerInfo builds the controller's status document.
 func (c *Controller) controllerInfo() api.ControllerInfo {
 	info := api.ControllerInfo{Version: c.opts.Version, Leader: c.opts.Leader.IsLeader(), LeaderID: c.opts.Leader.LeaderID()}
+	if ls, ok := c.opts.Leader.(LeaderSince); ok && info.Leader {
+		info.LeaderSince = ls.LeaderSince().UTC()
+	}
 	w := c.world.Load()
 	if w.in != nil {
 		info.Sources = append([]api.SourceStatus(nil), w.in.Sources...)
@@ -578,6 +601,7 @@ func (c *Controller) publishController() {
 func controllerInfoEqual(a, b api.ControllerInfo) bool {
 	if a.Version != b.Version || a.Leader != b.Leader || a.LeaderID != b.LeaderID || a.PruneRefused != b.PruneRefused ||
 		a.MarathonEvents != b.MarathonEvents || a.MarathonError != b.MarathonError || !a.LastPass.Equal(b.LastPass) ||
+		!a.LeaderSince.Equal(b.LeaderSince) ||
 		len(a.Sources) != len(b.Sources) {
 		return false
 	}

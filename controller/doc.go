@@ -52,13 +52,19 @@
 //	Uninstaller     removes an owned app of a release no longer declared;
 //	                default DeleteUninstaller (DELETE /v2/apps/{id}?force=true).
 //	                Optional: PendingUninstaller (cleanup after the app is gone),
-//	                UninstallPlanner (steps shown by diff). Issue 7.
+//	                UninstallPlanner (steps shown by diff). Issue 7:
+//	                CleanupUninstaller (package uninstall: Cosmos's uninstall,
+//	                the janitor, a durable state machine) implements all three;
+//	                `run` and `diff` wire it.
 //	Leader          IsLeader before every write; AlwaysLeader by default,
-//	                ElectionLeader with ZooKeeper. Issue 6.
+//	                ElectionLeader with ZooKeeper (also a WriteFence: every
+//	                write runs under a context bound to the term's lease).
 //	RolloutTracker  Started after every accepted write, Rollout per reconcile
-//	                (→ reconcile.SyncState's Rollout). Issue 6.
-//	HistoryRecorder Record after every accepted write, History in the status. Issue 6.
-//	Options.Rollback serves POST .../rollback (501 until set). Issue 6.
+//	                (→ reconcile.SyncState's Rollout). Default: the built-in
+//	                health gate (rollout.go). Issue 6.
+//	HistoryRecorder Record after every accepted write, History in the status.
+//	                Default: the built-in history (rollout.go). Issue 6.
+//	Options.Rollback serves POST .../rollback; default RollbackTo (a pin). Issue 6.
 //	Frameworks      Mesos frameworks for service links of framework packages.
 //	Clock           the time.
 //
@@ -88,6 +94,55 @@
 //     and skips rendering, planning and status building (memoised on the
 //     inputs' fingerprints and the apps' versions and raw hashes).
 //
+// # Rollouts, history, pins, suspend, ordering, HA (issue 6; rollout.go, package rollout)
+//
+// Every write Marathon accepts (create, update) becomes a history entry
+// (state kind history: the last HistoryLimit definitions per release, raw
+// JSON kept once per hash, gzip-compressed, old raws dropped to stay under
+// ZooKeeper's 1 MB) and is followed as a rollout:
+//
+//	write accepted ─► InProgress ──(deployment done, app Healthy or running
+//	                      │          all instances without health checks)──► Succeeded (the last good)
+//	                      ├──(app deleted / another hash written outside)───► Superseded
+//	                      ├──(a newer write of ours, or spec.suspend)───────► Superseded
+//	                      └──(deployment_failed event for its deployment; a
+//	                          lastTaskFailure of the app's new version; not
+//	                          converged past progressDeadline)──────────────► Failed
+//	Failed ─► bad definition recorded (state kind bad-revisions: its hash)
+//	       ├─ a last good definition exists (same app id): PUT ?force=true of
+//	       │  its raw JSON ─► RolledBack; the restored definition is a new
+//	       │  entry (kind rollback) followed as a rollout; if it fails too,
+//	       │  nothing more is tried (no rollback loops)
+//	       └─ none (first install): the app is left as it is; Failed
+//
+// A bad definition is not written again: the release shows Failed until
+// its desired hash changes (a new package revision or other options; the
+// record is then dropped) or a manual sync forgets it. Rollbacks asked
+// through POST .../rollback {"revision": N} (RollbackTo) pin the release to
+// entry N (state kind pins) until the release's manifest or its package
+// revision changes in Git; a pinned rollout that fails is reported, not
+// rolled back. Before a version move, universe.CheckTransition is applied
+// from the installed revision (the app's DCOS_PACKAGE_DEFINITION label) to
+// the candidate, with the release's policy where the package declares no
+// path; a refused move is OutOfSync with reason UpgradeRefused and nothing
+// is written. This holds for "latest", constraints and a changed exact
+// version alike (Cosmos Enterprise checks every version change); pins and
+// automatic rollbacks go back to what ran before and are not checked.
+// spec.suspend: no write of any kind (drift, upgrades, rollbacks, pins,
+// deletion); a release removed from Git while suspended is kept (state
+// kind suspended). spec.dependsOn: writes wait until every dependency is
+// Synced (or Suspended) and converged; unknown targets and cycles are
+// Failed (DependencyError) on every release concerned; on removal, a
+// release waits while releases that depended on it (as last declared in
+// this process) are still being removed.
+//
+// HA: only the leader writes to Marathon (WriteFence) and to the state
+// store (history, pins, bad definitions, suspend markers; compare-and-set
+// on the record versions); followers read Marathon and the sources, re-read
+// the records every full pass, and show the same status (leader=false,
+// leaderId). POST sync and rollback on a follower answer 503 with the
+// leader's id (header X-Universe-Operator-Leader); replicas do not forward.
+//
 // # Metrics (Prometheus, on Options.Registry)
 //
 //	universe_operator_reconcile_total{result}, universe_operator_reconcile_duration_seconds{result}
@@ -101,6 +156,7 @@
 //	universe_operator_release_info{release,package,version,sync,health} (one series per release)
 //	universe_operator_releases{sync}, universe_operator_sources_healthy
 //	universe_operator_webhook_triggers_total{effect}; webhook and Git metrics of their packages
+//	universe_operator_rollouts_total{outcome} (Succeeded, Failed, RolledBack, Superseded)
 //
 // Logs use logrus with the fields release, package, app and revision.
 package controller

@@ -87,7 +87,7 @@ func TestAuthServiceAccount(t *testing.T) {
 	}
 
 	h.commitReleases(map[string]string{"a": manifestYAML("a", "greeter", "", `{greeter: {name: /auth/a}}`)})
-	h.waitSynced("a", api.HealthNA)
+	h.waitSynced("a", api.HealthHealthy)
 	tmu.Lock()
 	rt := transports[0]
 	tmu.Unlock()
@@ -101,7 +101,7 @@ func TestAuthServiceAccount(t *testing.T) {
 	// logs in again and replays it, the loop goes on.
 	clock.jump(time.Minute)
 	h.commitReleases(map[string]string{"b": manifestYAML("b", "greeter", "", `{greeter: {name: /auth/b}}`)})
-	h.waitSynced("b", api.HealthNA)
+	h.waitSynced("b", api.HealthHealthy)
 	if rt.Logins() <= logins {
 		t.Fatalf("no new login after the tokens expired: %d", rt.Logins())
 	}
@@ -141,7 +141,7 @@ func TestWebhookTriggersImmediately(t *testing.T) {
 	if resp.StatusCode != http.StatusAccepted {
 		t.Fatalf("webhook: %d", resp.StatusCode)
 	}
-	h.waitSynced("hook", api.HealthNA)
+	h.waitSynced("hook", api.HealthHealthy)
 
 	// A bad signature is refused and triggers nothing.
 	req, _ = http.NewRequest(http.MethodPost, h.apiURL()+"/api/v1/webhook/git", strings.NewReader(string(body)))
@@ -232,7 +232,10 @@ func TestHTTPAPI(t *testing.T) {
 		{"POST", "/api/v1/releases/web/sync", "wrong", "", 401, "token"},
 		{"POST", "/api/v1/releases/web/sync", "tok", "", 202, `"queued":true`},
 		{"POST", "/api/v1/releases/nope/sync", "tok", "", 404, "nope"},
-		{"POST", "/api/v1/releases/web/rollback", "tok", `{"revision":1}`, 501, "rollback"},
+		{"POST", "/api/v1/releases/web/rollback", "", `{"revision":1}`, 401, "token"},
+		{"POST", "/api/v1/releases/web/rollback", "tok", `{"revision":99}`, 400, "no revision #99"},
+		{"POST", "/api/v1/releases/web/rollback", "tok", `{"rev":1}`, 400, "revision"},
+		{"POST", "/api/v1/releases/nope/rollback", "tok", `{"revision":1}`, 404, "nope"},
 		{"POST", "/api/v1/webhook/git", "", "{}", 404, "disabled"},
 		{"GET", "/metrics", "", "", 200, `universe_operator_release_info{health="Healthy",package="webapp",release="web",sync="Synced",version="1.0.0"} 1`},
 		{"GET", "/", "", "", 200, "<html"},
@@ -328,7 +331,7 @@ func TestPendingUninstallHoldsTheRelease(t *testing.T) {
 	}})
 	m := manifestYAML("jan", "greeter", "", `{greeter: {name: /jan/a}}`)
 	h.commitReleases(map[string]string{"jan": m, "keep": manifestYAML("keep", "greeter", "", `{greeter: {name: /jan/keep}}`)})
-	h.waitSynced("jan", api.HealthNA)
+	h.waitSynced("jan", api.HealthHealthy)
 	h.commitReleases(map[string]string{"jan": ""})
 	h.eventually("app gone, cleanup pending", func() (bool, string) {
 		r, ok := h.release("jan")
@@ -347,7 +350,7 @@ func TestPendingUninstallHoldsTheRelease(t *testing.T) {
 	sc.mu.Lock()
 	sc.hold = false
 	sc.mu.Unlock()
-	h.waitSynced("jan", api.HealthNA)
+	h.waitSynced("jan", api.HealthHealthy)
 	if w := h.writes("/jan/a"); w.deletes != 1 {
 		t.Fatalf("deletes: %+v", w)
 	}

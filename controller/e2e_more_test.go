@@ -37,11 +37,7 @@ func TestNoOpPassMakesAtMostTwoRequests(t *testing.T) {
 	h.stop()
 	h.start()
 	for n := range files {
-		want := api.HealthNA
-		if n == "web" {
-			want = api.HealthHealthy
-		}
-		h.waitSynced(n, want)
+		h.waitSynced(n, api.HealthHealthy)
 	}
 	h.waitPassIdle()
 	time.Sleep(200 * time.Millisecond)
@@ -166,7 +162,7 @@ func TestPruneRefusals(t *testing.T) {
 	}
 	h.commitReleases(files)
 	for n := range files {
-		h.waitSynced(n, api.HealthNA)
+		h.waitSynced(n, api.HealthHealthy)
 	}
 	pruneRefused := func(contains string) func() (bool, string) {
 		return func() (bool, string) {
@@ -269,7 +265,7 @@ func TestMarathonFaults(t *testing.T) {
 		return strings.Contains(l.Controller.MarathonError, "503"), l.Controller.MarathonError
 	})
 	faults.Clear()
-	h.waitSynced("a", api.HealthNA)
+	h.waitSynced("a", api.HealthHealthy)
 	if w := h.writes("/faults/a"); w.posts != 1 {
 		t.Fatalf("posts: %+v", w)
 	}
@@ -277,14 +273,14 @@ func TestMarathonFaults(t *testing.T) {
 	// Dropped connections on writes: the answer is lost; no duplicate.
 	faults.Add(fault.Rule{Method: "POST", Path: "/v2/apps", Drop: true, Count: 2})
 	h.commitReleases(map[string]string{"b": manifestYAML("b", "greeter", "", `{greeter: {name: /faults/b}}`)})
-	h.waitSynced("b", api.HealthNA)
+	h.waitSynced("b", api.HealthHealthy)
 	if w := h.writes("/faults/b"); w.posts != 2 { // a's POST and b's
 		t.Fatalf("posts: %+v", w)
 	}
 	// Dropped list calls: the loop keeps going.
 	faults.Add(fault.Rule{Method: "GET", Path: "/v2/apps", Drop: true, Count: 3})
 	h.waitPassIdle()
-	h.waitSynced("b", api.HealthNA)
+	h.waitSynced("b", api.HealthHealthy)
 
 	// 409: a deployment started by hand is waited for, not forced.
 	tm := h.sim.Marathon.Timing()
@@ -316,7 +312,7 @@ func TestMarathonFaults(t *testing.T) {
 		a := h.app("/faults/a")
 		return strings.Contains(string(a.Raw), "changed") && len(a.Deployments) == 0, "not yet"
 	})
-	h.waitSynced("a", api.HealthNA)
+	h.waitSynced("a", api.HealthHealthy)
 	forced := 0
 	for _, r := range h.requests() {
 		if r.Method == "PUT" && strings.Contains(r.Query, "force=true") {
@@ -342,7 +338,7 @@ func TestMarathonFaults(t *testing.T) {
 	h.eventually("b updated", func() (bool, string) {
 		return strings.Contains(string(h.app("/faults/b").Raw), `"new"`), "not yet"
 	})
-	h.waitSynced("b", api.HealthNA)
+	h.waitSynced("b", api.HealthHealthy)
 	if w := h.writes("/faults/b"); w.puts != 1 {
 		t.Fatalf("b: %d accepted PUTs", w.puts)
 	}
@@ -370,7 +366,7 @@ func TestMarathonFaults(t *testing.T) {
 		t.Fatalf("a permanent failure was retried without an input change: %d -> %d", n, attempts())
 	}
 	h.commitReleases(map[string]string{"bad": manifestYAML("bad", "badapp", "", `{cpus: 0.2, id: /faults/bad}`)})
-	h.waitSynced("bad", api.HealthNA)
+	h.waitSynced("bad", api.HealthNA) // badapp defines no health checks
 
 	// A closed event stream: reconnected, events flow again.
 	h.sim.Marathon.CloseEventStreams()
@@ -379,9 +375,10 @@ func TestMarathonFaults(t *testing.T) {
 		return strings.HasPrefix(l.Controller.MarathonEvents, "connected"), l.Controller.MarathonEvents
 	})
 	// Everything converged; no duplicate deployments for any change.
-	for _, n := range []string{"a", "b", "bad"} {
-		h.waitSynced(n, api.HealthNA)
+	for _, n := range []string{"a", "b"} {
+		h.waitSynced(n, api.HealthHealthy)
 	}
+	h.waitSynced("bad", api.HealthNA) // badapp defines no health checks
 	if w := h.writes("/faults/a"); w.puts != 1 {
 		t.Fatalf("a: %+v", w)
 	}

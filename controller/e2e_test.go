@@ -118,7 +118,7 @@ func TestLifecycle(t *testing.T) {
 		_, ok := h.release("web")
 		return h.app("/test/web") == nil && !ok, "still there"
 	})
-	h.waitSynced("other", api.HealthNA)
+	h.waitSynced("other", api.HealthHealthy)
 	if w := h.writes("/test/web"); w.deletes != 1 {
 		t.Fatalf("deletes: %+v", w)
 	}
@@ -157,7 +157,7 @@ func TestUnownedAppIsNeverTouched(t *testing.T) {
 	}
 	// Removing the release does not delete the unowned app.
 	h.commitReleases(map[string]string{"taken": "", "x": manifestYAML("x", "greeter", "", `{greeter: {name: /test/x}}`)})
-	h.waitSynced("x", api.HealthNA)
+	h.waitSynced("x", api.HealthHealthy)
 	h.eventually("release gone", func() (bool, string) { _, ok := h.release("taken"); return !ok, "" })
 	if h.app("/test/taken") == nil {
 		t.Fatal("the unowned app was deleted")

@@ -45,6 +45,9 @@ func (c *Controller) watchEvents(ctx context.Context) {
 			c.requestPass("event-resync")
 			continue
 		}
+		if ev.Type == "deployment_failed" {
+			c.ro.deploymentFailed(ev.Data) // judged by the rollout gate
+		}
 		for _, id := range appIDsOf(ev) {
 			c.hint(id)
 		}

@@ -141,6 +141,9 @@ type harnessOptions struct {
 	leader     controller.Leader
 	// uninstaller wraps the default uninstaller (nil: the default).
 	uninstaller func(def controller.Uninstaller) controller.Uninstaller
+	// progress and history: ProgressDeadline and HistoryLimit (issue 6).
+	progress time.Duration
+	history  int
 }
 
 func newHarness(t testing.TB, o harnessOptions) *harness {
@@ -250,6 +253,7 @@ func (h *harness) build(leader controller.Leader) (*controller.Controller, state
 		WaitRecheck: 200 * time.Millisecond, EventDelay: 5 * time.Millisecond,
 		WriteGrace: 3 * time.Second, UnknownWriteGrace: time.Second, RequestTimeout: 5 * time.Second,
 		WebhookSecret: h.opts.webhook, UIToken: h.opts.uiToken, Version: "test", Leader: leader,
+		ProgressDeadline: h.opts.progress, HistoryLimit: h.opts.history,
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -80,6 +80,16 @@ type UninstallRequest struct {
 	App json.RawMessage
 	// Deployments are the deployments in flight on the app.
 	Deployments []string
+	// Janitor is the release's spec.cleanup.janitor as last declared (nil:
+	// unknown or unset; the uninstaller applies its default).
+	Janitor *bool
+	// Framework is the last declared package revision's "framework" flag
+	// (nil when unknown).
+	Framework *bool
+	// PostUninstallNotes are that revision's postUninstallNotes.
+	PostUninstallNotes string
+	// Retry asks to run a Failed uninstall again (a manual sync).
+	Retry bool
 }
 
 // UninstallResult says how far an uninstall got.
@@ -91,8 +101,14 @@ type UninstallResult struct {
 	DeploymentID string
 	// Cleanup is the state of the uninstall steps, shown in the status API.
 	Cleanup *api.Cleanup
-	// Message is a one-line progress note for logs and events.
+	// Message is a one-line progress note for logs and events ("": no
+	// event).
 	Message string
+	// Events are the uninstaller's own events for the release.
+	Events []api.Event
+	// ShowUntil keeps a finished uninstall (its Cleanup: notes, what was
+	// done and what is left) in the status API until then.
+	ShowUntil time.Time
 }
 
 // Leader gates writes: only the leader writes to Marathon. AlwaysLeader is
@@ -167,11 +183,3 @@ type HistoryRecorder interface {
 	// History returns the release's history for the status API.
 	History(release string) []api.Revision
 }
-
-type noRollouts struct{}
-
-func (noRollouts) Started(string, Write) {}
-func (noRollouts) Rollout(string, reconcile.AppStatus, time.Time) *reconcile.Rollout {
-	return nil
-}
-func (noRollouts) Forget(string) {}

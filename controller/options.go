@@ -25,10 +25,16 @@ type Options struct {
 	Uninstaller Uninstaller
 	// Leader gates writes. Nil: AlwaysLeader.
 	Leader Leader
-	// Rollouts follows rollouts after writes (issue 6). Nil: none.
+	// Rollouts follows rollouts after writes (issue 6). Nil: the built-in
+	// health gate (rollout.go: rollback of failed rollouts, bad
+	// definitions not retried); another tracker turns it off.
 	Rollouts RolloutTracker
-	// History records deployed definitions (issue 6). Nil: none.
+	// History records deployed definitions (issue 6). Nil: the built-in
+	// history (state kind history, HistoryLimit entries per release).
 	History HistoryRecorder
+	// HistoryLimit is the number of deployed definitions kept per release
+	// (config history_limit; default DefaultHistoryLimit).
+	HistoryLimit int
 	// Frameworks lists Mesos frameworks for service links. Nil: links come
 	// from the DCOS_SERVICE_* labels only.
 	Frameworks Frameworks
@@ -89,8 +95,8 @@ type Options struct {
 	UIToken string
 	// WebhookSecret, when set, enables POST api/v1/webhook/git.
 	WebhookSecret []byte
-	// Rollback, when set, serves POST api/v1/releases/{name}/rollback
-	// (issue 6); otherwise the route answers 501.
+	// Rollback serves POST api/v1/releases/{name}/rollback (issue 6).
+	// Nil: (*Controller).RollbackTo (a rollback pin).
 	Rollback RollbackFunc
 }
 
@@ -109,9 +115,6 @@ func (o *Options) defaults() error {
 	}
 	if o.Leader == nil {
 		o.Leader = AlwaysLeader{ID: o.ID}
-	}
-	if o.Rollouts == nil {
-		o.Rollouts = noRollouts{}
 	}
 	if o.Clock == nil {
 		o.Clock = realClock{}

@@ -166,6 +166,10 @@ func (c *Controller) guard(next http.HandlerFunc) http.HandlerFunc {
 
 func (c *Controller) serveSync(w http.ResponseWriter, r *http.Request) {
 	name := r.PathValue("name")
+	if !c.opts.Leader.IsLeader() {
+		c.notLeader(w)
+		return
+	}
 	if !c.Sync(name) {
 		writeError(w, http.StatusNotFound, fmt.Sprintf("no release %q", name))
 		return
@@ -190,8 +194,16 @@ func (c *Controller) serveRollback(w http.ResponseWriter, r *http.Request) {
 	}
 	if err := c.opts.Rollback(name, *body.Revision); err != nil {
 		status := http.StatusBadRequest
-		if errors.Is(err, ErrUnknownRelease) {
+		switch {
+		case errors.Is(err, ErrUnknownRelease):
 			status = http.StatusNotFound
+		case errors.Is(err, ErrNotLeader):
+			c.notLeader(w)
+			return
+		case errors.Is(err, ErrSuspended):
+			status = http.StatusConflict
+		case !errors.Is(err, ErrNotRollbackable):
+			status = http.StatusServiceUnavailable // the state store failed
 		}
 		writeError(w, status, err.Error())
 		return
@@ -199,6 +211,20 @@ func (c *Controller) serveRollback(w http.ResponseWriter, r *http.Request) {
 	c.Sync(name)
 	writeJSON(w, http.StatusAccepted, api.SyncResponse{Release: name, Queued: true,
 		Message: fmt.Sprintf("rollback to revision %d queued", *body.Revision)})
+}
+
+// notLeader answers a write request on a follower: 503, the leader's id
+// in the message and in the X-Universe-Operator-Leader header (replicas do
+// not forward: send the request to the leader).
+func (c *Controller) notLeader(w http.ResponseWriter) {
+	id := c.opts.Leader.LeaderID()
+	msg := "this replica is a follower: only the leader syncs and rolls back; the leader is unknown right now, retry shortly"
+	if id != "" {
+		w.Header().Set("X-Universe-Operator-Leader", id)
+		msg = "this replica is a follower: only the leader syncs and rolls back; send the request to the leader " + id
+	}
+	w.Header().Set("Retry-After", "5")
+	writeError(w, http.StatusServiceUnavailable, msg)
 }
 
 // ErrUnknownRelease is returned by a RollbackFunc for a release it does not know.

@@ -50,6 +50,12 @@ type relState struct {
 	lastChange time.Time
 	lastDrift  string
 	cleanup    *api.Cleanup
+	// prefs are the uninstall preferences of the release as last declared
+	// (issue 7); showUntil keeps a finished uninstall in the status;
+	// retryCleanup asks the uninstaller to rerun a Failed uninstall.
+	prefs        uninstallPrefs
+	showUntil    time.Time
+	retryCleanup bool
 
 	stMemo struct {
 		raw   uint64
@@ -143,6 +149,8 @@ func (c *Controller) process(ctx context.Context, name string) {
 	st := c.state(name)
 	if st.reset.Swap(false) {
 		st.failFP, st.memo, st.statusKey = "", "", ""
+		st.retryCleanup = true
+		c.ro.manualSync(ctx, name, st)
 	}
 	w := c.world.Load()
 	d := w.desired[name]
@@ -266,6 +274,7 @@ func (c *Controller) reconcileDeclared(ctx context.Context, w *world, d *desired
 	log := c.logFor(d, name, d.appID)
 	var out outcome
 	suspended := d.rel != nil && d.rel.Spec.Suspend
+	st.prefs = prefsOf(d)
 	if p, ok := c.opts.Uninstaller.(PendingUninstaller); ok && p.Pending(name) {
 		// Declared again while its previous instance is still being
 		// cleaned up: finish that first.
@@ -282,6 +291,12 @@ func (c *Controller) reconcileDeclared(ctx context.Context, w *world, d *desired
 				Reason: "waiting for the previous uninstall of the release to finish"}, retry: retryAfter, after: c.opts.WaitRecheck}
 		}
 	}
+	// Issue 6: the release's records; a rollback pin replaces Git's definition.
+	pd, o, stop := c.ro.begin(ctx, d, st)
+	if stop {
+		return o
+	}
+	d = pd
 	for round := 0; round < 4; round++ {
 		ids := c.idsOf(name, d.appID)
 		if d.appID != "" && !c.cache.trusted(d.appID) {
@@ -300,6 +315,9 @@ func (c *Controller) reconcileDeclared(ctx context.Context, w *world, d *desired
 		} else if reread {
 			continue
 		}
+		if o, stop := c.ro.follow(ctx, d, st, now, log); stop {
+			return o
+		}
 
 		vkey := c.versionsKey(ids)
 		claim := w.byApp[d.appID]
@@ -310,6 +328,9 @@ func (c *Controller) reconcileDeclared(ctx context.Context, w *world, d *desired
 		}
 
 		act, others := c.plan(w, d, st, ids, now)
+		if o, stop := c.ro.gate(w, d, st, act, now, log); stop {
+			return o
+		}
 		out.act = act
 		failFP := d.fp + "|" + vkey
 		switch act.Kind {
@@ -537,10 +558,13 @@ func (c *Controller) write(ctx context.Context, d *desiredEntry, st *relState, a
 	if prev != nil {
 		inf.prevVersion = prev.app.Version
 	}
-	wctx, cancel := context.WithTimeout(ctx, c.opts.RequestTimeout)
+	// Under the leader's term (checked now; the write ends with the lease).
+	wctx, cancel, err := c.writeContext(ctx)
+	if err != nil {
+		return false, outcome{act: act, note: "not the leader: changes are left to the leader replica", result: "not_leader"}
+	}
 	defer cancel()
 	var res marathon.WriteResult
-	var err error
 	switch act.Kind {
 	case reconcile.ActionCreate:
 		res, err = c.opts.Marathon.CreateApp(wctx, act.App)
@@ -727,11 +751,17 @@ func (c *Controller) uninstall(ctx context.Context, release string, st *relState
 		return false, outcome{act: reconcile.Action{Kind: reconcile.ActionNothing, Release: release, AppID: appID,
 			Reason: "the app is no longer owned by the release"}}
 	}
-	uctx, cancel := context.WithTimeout(ctx, c.opts.RequestTimeout)
+	// Under the leader's term (checked now; the uninstall ends with the lease).
+	uctx, cancel, err := c.writeContext(ctx)
+	if err != nil {
+		return false, outcome{act: act, note: "not the leader: the uninstall is left to the leader replica", result: "not_leader"}
+	}
 	defer cancel()
 	now := c.opts.Clock.Now()
 	res, err := c.opts.Uninstaller.Uninstall(uctx, UninstallRequest{Release: release, AppID: appID,
-		App: e.app.Raw, Deployments: e.app.Deployments})
+		App: e.app.Raw, Deployments: e.app.Deployments, Janitor: st.prefs.janitor, Framework: st.prefs.framework,
+		PostUninstallNotes: st.prefs.notes, Retry: st.retryCleanup})
+	st.retryCleanup = false
 	var mark uint64
 	if appID != "" {
 		mark = c.cache.markDirty(appID)
@@ -740,6 +770,10 @@ func (c *Controller) uninstall(ctx context.Context, release string, st *relState
 		st.cleanup = res.Cleanup
 		st.ver++
 	}
+	for _, ev := range res.Events {
+		c.event(st, ev.Type, ev.Reason, ev.Message)
+	}
+	st.showUntil = res.ShowUntil
 	if err != nil {
 		if marathon.IsLocked(err) {
 			c.setError(st, err, ReasonDeploymentLocked, nil)
@@ -751,7 +785,7 @@ func (c *Controller) uninstall(ctx context.Context, release string, st *relState
 			return false, outcome{act: act, retry: retryAfter, after: after}
 		}
 		c.metrics.writes.WithLabelValues("delete", "error").Inc()
-		c.setError(st, err, ReasonUninstallFailed, nil)
+		c.setError(st, err, uninstallReason(err), nil)
 		log.WithField("app", appID).WithError(err).Warn("uninstall failed; will retry with backoff")
 		if marathon.StatusOf(err) == 0 && appID != "" {
 			st.inflight = &inflight{kind: reconcile.ActionDelete, appID: appID, at: now, gen: mark}
@@ -764,12 +798,10 @@ func (c *Controller) uninstall(ctx context.Context, release string, st *relState
 	if appID != "" {
 		st.inflight = &inflight{kind: reconcile.ActionDelete, appID: appID, deploymentID: res.DeploymentID, at: now, gen: mark, acked: true}
 	}
-	msg := res.Message
-	if msg == "" {
-		msg = "uninstall step done"
+	if msg := res.Message; msg != "" {
+		c.event(st, "Normal", "Deleting", "app "+appID+": "+msg)
+		log.WithField("app", appID).WithField("deployment", res.DeploymentID).Info("deleting app: " + msg)
 	}
-	c.event(st, "Normal", "Deleting", "app "+appID+": "+msg)
-	log.WithField("app", appID).WithField("deployment", res.DeploymentID).Info("deleting app: " + msg)
 	if !res.Done {
 		return false, outcome{act: act, retry: retryAfter, after: c.opts.WaitRecheck}
 	}
@@ -808,7 +840,17 @@ func (c *Controller) reconcileUndeclared(ctx context.Context, w *world, st *relS
 				return o, false
 			}
 		}
+		if now := c.opts.Clock.Now(); now.Before(st.showUntil) {
+			// Uninstalled: shown a while with its cleanup (notes, what was
+			// done, what is left).
+			why := "removed from Git and uninstalled; shown until " + st.showUntil.UTC().Format(time.RFC3339)
+			return outcome{act: reconcile.Action{Kind: reconcile.ActionNothing, Release: name, Reason: why},
+				sync: api.SyncDeleting, retry: retryAfter, after: st.showUntil.Sub(now)}, false
+		}
 		return outcome{}, true
+	}
+	if o, keep := c.ro.keepUndeclared(ctx, st, ids); keep {
+		return o, false
 	}
 	ps := c.prune.Load()
 	act := reconcile.Action{Kind: reconcile.ActionOrphan, Release: name, AppID: ids[0]}
@@ -827,6 +869,9 @@ func (c *Controller) reconcileUndeclared(ctx context.Context, w *world, st *relS
 	if !c.opts.Leader.IsLeader() {
 		act.Reason = "removed from Git; deletion is left to the leader replica"
 		return outcome{act: act, note: act.Reason, sync: api.SyncDeleting}, false
+	}
+	if o, wait := c.ro.deleteBlocked(name, ids[0]); wait {
+		return o, false
 	}
 	for _, id := range ids {
 		done, o := c.uninstall(ctx, name, st, id, log)
@@ -1055,10 +1100,22 @@ func (c *Controller) publish(w *world, d *desiredEntry, st *relState, out outcom
 	if st.cleanup != nil && (d == nil || doc.Sync == api.SyncDeleting) {
 		cl := *st.cleanup
 		doc.Cleanup = &cl
+		if d == nil {
+			if doc.Notes.PostUninstall == "" {
+				doc.Notes.PostUninstall = cl.PostUninstallNotes
+			}
+			if doc.AppID == "" {
+				doc.AppID = cl.AppID
+			}
+			if doc.Package == "" {
+				doc.Package = cl.Package
+			}
+		}
 	}
 	if c.opts.History != nil {
 		doc.History = c.opts.History.History(name)
 	}
+	c.ro.decorate(&doc, e, status)
 
 	// Transitions worth an event.
 	if doc.Sync != st.lastSync {

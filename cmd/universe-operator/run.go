@@ -7,8 +7,10 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"time"
@@ -21,18 +23,20 @@ import (
 	"github.com/universe-operator/universe-operator/clients/git"
 	"github.com/universe-operator/universe-operator/clients/marathon"
 	"github.com/universe-operator/universe-operator/clients/mesos"
+	"github.com/universe-operator/universe-operator/clients/sdk"
 	"github.com/universe-operator/universe-operator/clients/zookeeper"
 	"github.com/universe-operator/universe-operator/config"
 	"github.com/universe-operator/universe-operator/controller"
 	"github.com/universe-operator/universe-operator/reconcile"
 	"github.com/universe-operator/universe-operator/source"
 	"github.com/universe-operator/universe-operator/state"
+	"github.com/universe-operator/universe-operator/uninstall"
 )
 
 func init() { addCommand(newRunCommand) }
 
 func newRunCommand() *cobra.Command {
-	var cfgFile string
+	var cfgFile, cfgEnv string
 	var shutdown time.Duration
 	cmd := &cobra.Command{
 		Use:   "run --config FILE",
@@ -43,17 +47,21 @@ stop it gracefully: event streams are closed, the HTTP server drains, work in
 progress finishes its current Marathon call.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if cfgFile == "" {
+			if cfgFile == "" && cfgEnv == "" {
 				return usagef("run: --config FILE is required")
+			}
+			if cfgFile != "" && cfgEnv != "" {
+				return usagef("run: --config and --config-env exclude each other")
 			}
 			ctx := cmd.Context()
 			if ctx == nil {
 				ctx = context.Background()
 			}
-			return runController(ctx, cmd.ErrOrStderr(), cfgFile, shutdown)
+			return runController(ctx, cmd.ErrOrStderr(), configSource{file: cfgFile, env: cfgEnv}, shutdown)
 		},
 	}
 	cmd.Flags().StringVar(&cfgFile, "config", "", "controller configuration file (YAML or JSON)")
+	cmd.Flags().StringVar(&cfgEnv, "config-env", "", "read the configuration (YAML or JSON text) from this environment variable instead of a file; relative paths in it are relative to the working directory (the DC/OS package uses it: its image has no shell to write a file)")
 	cmd.Flags().DurationVar(&shutdown, "shutdown-timeout", 15*time.Second, "how long a graceful shutdown may take")
 	return cmd
 }
@@ -147,6 +155,7 @@ func wire(ctx context.Context, cfg *config.Config, log logrus.FieldLogger, leade
 	}
 
 	var frameworks controller.Frameworks
+	var mesosClient *mesos.Client
 	if cfg.Mesos.Configured() {
 		aauth, err := cfg.Mesos.DCOSAuth()
 		if err != nil {
@@ -156,8 +165,7 @@ func wire(ctx context.Context, cfg *config.Config, log logrus.FieldLogger, leade
 		if err != nil {
 			return nil, fmt.Errorf("mesos auth: %w", err)
 		}
-		mesosClient, err := mesos.New(mesos.Options{URL: cfg.Mesos.URLs[0], Transport: rt})
-		if err != nil {
+		if mesosClient, err = mesos.New(mesos.Options{URL: cfg.Mesos.URLs[0], Transport: rt}); err != nil {
 			return nil, err
 		}
 		frameworks = mesosFrameworks{mesosClient}
@@ -165,6 +173,7 @@ func wire(ctx context.Context, cfg *config.Config, log logrus.FieldLogger, leade
 
 	var store state.Store
 	var leader controller.Leader
+	var zkRoot *zookeeper.Client // the janitor's view of the whole tree
 	if zkc := cfg.ZooKeeper; zkc != nil && len(zkc.Servers) > 0 {
 		zctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 		zc, err := zookeeper.Connect(zctx, zkc.Servers, zookeeper.WithRoot(zkc.Path),
@@ -175,6 +184,7 @@ func wire(ctx context.Context, cfg *config.Config, log logrus.FieldLogger, leade
 		}
 		w.closers = append(w.closers, zc.Close)
 		store = state.NewZooKeeper(zc)
+		zkRoot = zc.At("/")
 		if !leaderless {
 			cand, err := zookeeper.Campaign(ctx, zc, zookeeper.ElectionOptions{ID: id})
 			if err != nil {
@@ -208,19 +218,91 @@ func wire(ctx context.Context, cfg *config.Config, log logrus.FieldLogger, leade
 			return nil, fmt.Errorf("webhook secret: %w", err)
 		}
 	}
+	cleanup, err := newCleanupUninstaller(cfg, mc, mesosClient, zkRoot, store, id, log)
+	if err != nil {
+		return nil, err
+	}
 	c, err := controller.New(controller.Options{
-		Marathon: mc, Sources: controller.NewSourceSet(unis, rels, log), Store: store, Leader: leader,
+		Marathon: mc, Sources: controller.NewSourceSet(unis, rels, log), Store: store, Leader: leader, Uninstaller: cleanup,
 		Frameworks: frameworks, Logger: log, Registry: reg,
 		Workers: cfg.Workers, Interval: cfg.Interval.Duration, StuckAfter: cfg.StuckDeploymentAfter.Duration,
 		ProgressDeadline: cfg.ProgressDeadline.Duration, Prune: cfg.PruneEnabled(), PruneMaxFraction: cfg.PruneMaxFraction,
 		PruneAllowEmpty: cfg.PruneAllowEmpty, DCOSVersion: cfg.DCOSVersion, Version: version, ID: id,
-		UIToken: uiToken, WebhookSecret: secret,
+		UIToken: uiToken, WebhookSecret: secret, HistoryLimit: cfg.HistoryLimit,
 	})
 	if err != nil {
 		return nil, err
 	}
 	w.c = c
 	return w, nil
+}
+
+// newCleanupUninstaller builds the uninstall of issue 7 (package
+// uninstall): Cosmos's uninstall plus the janitor, its pending work kept in
+// the state store. Mesos, the SDK schedulers and ZooKeeper are optional:
+// steps needing a missing one are reported as left to the operator.
+func newCleanupUninstaller(cfg *config.Config, mc *marathon.Client, mes *mesos.Client, zk *zookeeper.Client,
+	store state.Store, id string, log logrus.FieldLogger) (*controller.CleanupUninstaller, error) {
+	cu := &controller.CleanupUninstaller{Logger: log.WithField("component", "uninstall")}
+	opts := uninstall.Options{Marathon: mc, Store: store, ID: id, Logger: log.WithField("component", "uninstall"),
+		OnEvent: cu.OnEvent}
+	if mes != nil {
+		opts.Mesos = mes
+	}
+	if zk != nil {
+		opts.ZooKeeper = zk
+	}
+	if cfg.SDK.Configured() {
+		a, err := cfg.SDK.DCOSAuth()
+		if err != nil {
+			return nil, fmt.Errorf("sdk auth: %w", err)
+		}
+		rt, err := dcosauth.NewTransport(a)
+		if err != nil {
+			return nil, fmt.Errorf("sdk auth: %w", err)
+		}
+		// The sdk client asks <base>/service/<name>/...; the configured
+		// endpoint is the base of the schedulers themselves (default
+		// <dcos_url>/service).
+		u, err := url.Parse(cfg.SDK.URLs[0])
+		if err != nil {
+			return nil, fmt.Errorf("sdk url: %w", err)
+		}
+		var transport http.RoundTripper = rt
+		base := strings.TrimSuffix(u.String(), "/")
+		if p := strings.TrimSuffix(u.Path, "/"); p == "/service" || strings.HasSuffix(p, "/service") {
+			base = strings.TrimSuffix(base, "/service")
+		} else {
+			transport = servicePrefix{path: p, next: rt}
+			u.Path, u.RawPath = "", ""
+			base = strings.TrimSuffix(u.String(), "/")
+		}
+		sc, err := sdk.New(sdk.Options{URL: base, Transport: transport})
+		if err != nil {
+			return nil, err
+		}
+		opts.SDK = sc
+	}
+	m, err := uninstall.New(opts)
+	if err != nil {
+		return nil, err
+	}
+	cu.Manager = m
+	return cu, nil
+}
+
+// servicePrefix maps the sdk client's /service/<name>/... onto an SDK
+// endpoint configured at another path: <path>/<name>/...
+type servicePrefix struct {
+	path string
+	next http.RoundTripper
+}
+
+func (s servicePrefix) RoundTrip(r *http.Request) (*http.Response, error) {
+	r2 := r.Clone(r.Context())
+	r2.URL.Path = s.path + strings.TrimPrefix(r.URL.Path, "/service")
+	r2.URL.RawPath = ""
+	return s.next.RoundTrip(r2)
 }
 
 // mesosFrameworks lists Mesos frameworks for service links.
@@ -238,9 +320,31 @@ func (m mesosFrameworks) Frameworks(ctx context.Context) ([]reconcile.Framework,
 	return out, nil
 }
 
+// configSource is where `run` reads its configuration: a file, or the
+// text of an environment variable (--config-env).
+type configSource struct{ file, env string }
+
+// load reads and checks the configuration; text from an environment
+// variable is named $NAME in messages and resolves relative paths against
+// the working directory.
+func (s configSource) load() (*config.Config, error) {
+	if s.env == "" {
+		return config.Load(s.file)
+	}
+	text, ok := os.LookupEnv(s.env)
+	if !ok || strings.TrimSpace(text) == "" {
+		return nil, fmt.Errorf("--config-env %s: the environment variable is not set or empty", s.env)
+	}
+	wd, err := os.Getwd()
+	if err != nil {
+		return nil, err
+	}
+	return config.Parse(filepath.Join(wd, "$"+s.env), []byte(text))
+}
+
 // runController is `universe-operator run`.
-func runController(ctx context.Context, stderr io.Writer, cfgFile string, shutdown time.Duration) error {
-	cfg, err := config.Load(cfgFile)
+func runController(ctx context.Context, stderr io.Writer, src configSource, shutdown time.Duration) error {
+	cfg, err := src.load()
 	if err != nil {
 		return err
 	}
