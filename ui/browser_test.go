@@ -402,6 +402,10 @@ func testOverview(t *testing.T, browser context.Context) {
 			t.Errorf("controller strip lacks %q: %q", want, strip)
 		}
 	}
+	// "connected since <time>" is the controller's healthy stream state: an ok pill, not a warning.
+	if tone := eval[string](t, ctx, `Array.from(document.querySelectorAll('#controller li')).find(li => li.innerText.includes('Marathon events')).querySelector('.state').className`); !strings.Contains(tone, "tone-ok") {
+		t.Errorf("Marathon events pill while connected: class %q", tone)
+	}
 	if v := eval[string](t, ctx, `document.getElementById('version').textContent`); v != "v0.1.0-test" {
 		t.Errorf("footer version %q", v)
 	}

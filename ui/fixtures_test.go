@@ -338,7 +338,7 @@ func fixtures(now time.Time) []fixture {
 func controllerInfo(now time.Time) api.ControllerInfo {
 	return api.ControllerInfo{
 		Version: "0.1.0-test", Leader: true, LeaderID: "universe-operator-7f9c@10.0.2.15",
-		MarathonEvents: "connected", LastPass: now.Add(-20 * time.Second),
+		MarathonEvents: "connected since " + now.Add(-2*time.Hour).UTC().Format(time.RFC3339), LastPass: now.Add(-20 * time.Second),
 		Sources: []api.SourceStatus{
 			{Name: "universe", Kind: "git", Role: "universe", URI: "https://git.example.com/dcos/universe.git",
 				Revision: "45c48cce2e2d7fbdea1afc51c7c6ad26a1b2c3d4", Healthy: true, LoadedAt: now.Add(-40 * time.Second), CheckedAt: now.Add(-40 * time.Second)},

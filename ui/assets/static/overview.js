@@ -187,7 +187,8 @@
           : UO.pill('neutral', '☆', 'Standby' + (c.leaderId ? ' (leader: ' + c.leaderId + ')' : ''), 'Another replica writes to Marathon')),
     ];
     if (c.marathonEvents) {
-      const ok = /^connected$/i.test(c.marathonEvents);
+      // The controller says "connected since <time>" or "disconnected since <time>: <reason>".
+      const ok = /^connected(\s|$)/i.test(c.marathonEvents);
       facts.push(h('li', {}, h('span', { class: 'label', text: 'Marathon events ' }),
         UO.pill(ok ? 'ok' : 'warn', ok ? '✓' : '⚠', c.marathonEvents)));
     }
