@@ -23,6 +23,7 @@ import (
 	"github.com/go-git/go-git/v5/plumbing/cache"
 	"github.com/go-git/go-git/v5/plumbing/filemode"
 	"github.com/go-git/go-git/v5/plumbing/object"
+	"github.com/go-git/go-git/v5/plumbing/storer"
 	"github.com/go-git/go-git/v5/plumbing/transport"
 	"github.com/go-git/go-git/v5/plumbing/transport/client"
 	gitserver "github.com/go-git/go-git/v5/plumbing/transport/server"
@@ -145,7 +146,23 @@ func New(opts Options) (*Client, error) {
 // at run time. That server cannot do shallow fetches: local repositories
 // are fetched in full (see isLocal).
 func init() {
-	client.InstallProtocol("file", gitserver.NewClient(gitserver.DefaultLoader))
+	client.InstallProtocol("file", gitserver.NewClient(workTreeLoader{}))
+}
+
+// workTreeLoader serves a local repository in process: a bare repository
+// at the path, or the .git directory of a work tree at the path, as the git
+// binary does (go-git's own loader only opens bare repositories and calls
+// a work tree "empty").
+type workTreeLoader struct{}
+
+// Load opens the repository an endpoint names.
+func (workTreeLoader) Load(ep *transport.Endpoint) (storer.Storer, error) {
+	if fi, err := os.Stat(filepath.Join(ep.Path, ".git")); err == nil && fi.IsDir() {
+		inner := *ep
+		inner.Path = filepath.Join(ep.Path, ".git")
+		return gitserver.DefaultLoader.Load(&inner)
+	}
+	return gitserver.DefaultLoader.Load(ep)
 }
 
 // isLocal reports whether a URL is served by the in-process file transport.

@@ -606,3 +606,26 @@ func TestLocalRepositoryWithoutGitBinary(t *testing.T) {
 		t.Fatalf("local incremental: %+v %v", co, err)
 	}
 }
+
+// A local work tree (not bare) is a source as it is for the git binary:
+// its .git directory is served, whether the URL names the work tree or its
+// .git directory.
+func TestLocalWorkTree(t *testing.T) {
+	rs := testenv.NewGitRepos(t)
+	repo := rs.Create("worktree")
+	repo.Write("f", "1")
+	first := repo.Commit("one")
+	for _, u := range []string{"file://" + repo.Work, repo.Work, "file://" + filepath.Join(repo.Work, ".git")} {
+		c := newClient(t)
+		remote := Remote{URL: u, Ref: repo.Branch}
+		co, err := c.Sync(context.Background(), remote)
+		if err != nil || co.Commit != first || readAt(t, c, remote, co.Commit, "f") != "1" {
+			t.Fatalf("%s: %+v %v", u, co, err)
+		}
+	}
+	// A directory that is no repository at all still says so.
+	c := newClient(t)
+	if _, err := c.Sync(context.Background(), Remote{URL: "file://" + t.TempDir(), Ref: "main"}); err == nil {
+		t.Fatal("a plain directory synced as a repository")
+	}
+}
