@@ -146,7 +146,7 @@ func TestDevCommand(t *testing.T) {
 	out := stdout.String()
 	for _, want := range []string{"universe-operator dev is running", "/service/universe-operator/", "/service/marathon/v2/apps",
 		filepath.Join(dir, "gitops"), filepath.Join(dir, "config.yaml"), "git merge --no-edit publish/hello-web-1.1.0",
-		"hello-web 1.0.0 Synced Healthy 2/2", "greeter 1.0.0 Synced NA 1/1", "pingpong 0.1.0-1.0.0 Synced Healthy 1/1"} {
+		"hello-web 1.0.0 Synced Healthy 2/2", "greeter 1.0.0 Synced Healthy 1/1", "pingpong 0.1.0-1.0.0 Synced Healthy 1/1"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("stdout lacks %q:\n%s", want, out)
 		}

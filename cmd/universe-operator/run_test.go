@@ -126,13 +126,18 @@ log_level: info
 	})
 
 	var table string
+	defer func() {
+		if t.Failed() {
+			t.Logf("last status table:\n%s\nstderr:\n%s", table, stderr.String())
+		}
+	}()
 	waitFor(t, "greeter-prod Synced in `status`", func() bool {
 		var out bytes.Buffer
 		if err := runStatus(context.Background(), &out, base, time.Now()); err != nil {
 			return false
 		}
 		table = out.String()
-		return regexp.MustCompile(`(?m)^greeter-prod\s+greeter\s+1\.0\.0\s+Synced\s+NA\s+1/1\s+Running\s`).MatchString(table)
+		return regexp.MustCompile(`(?m)^greeter-prod\s+greeter\s+1\.0\.0\s+Synced\s+Healthy\s+1/1 \(1 healthy\)\s+Running\s`).MatchString(table)
 	})
 	if !strings.HasPrefix(table, "NAME") || !strings.Contains(table, "AGE/REASON") {
 		t.Fatalf("table:\n%s", table)
