@@ -115,6 +115,7 @@ type LoginError struct {
 	Err error
 }
 
+// Error says which login failed and why.
 func (e *LoginError) Error() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "dcos login as %q at %s", e.UID, e.URL)
@@ -132,6 +133,7 @@ func (e *LoginError) Error() string {
 	return b.String()
 }
 
+// Unwrap returns the underlying cause, for errors.Is and errors.As.
 func (e *LoginError) Unwrap() error { return e.Err }
 
 // LoginURL returns the service-account login endpoint of a cluster reached

@@ -36,6 +36,7 @@ type Detail struct {
 	Errors []string `json:"errors"`
 }
 
+// Error describes the request and Marathon's answer.
 func (e *APIError) Error() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "marathon %s %s: %d", e.Method, e.Path, e.Status)

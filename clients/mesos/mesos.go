@@ -133,6 +133,7 @@ type APIError struct {
 	Location string
 }
 
+// Error describes the call and the master's answer.
 func (e *APIError) Error() string {
 	s := fmt.Sprintf("mesos %s: %d", e.Call, e.Status)
 	if t := http.StatusText(e.Status); t != "" {

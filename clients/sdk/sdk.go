@@ -98,6 +98,7 @@ type APIError struct {
 	Message string
 }
 
+// Error describes the request and the scheduler's answer.
 func (e *APIError) Error() string {
 	s := fmt.Sprintf("sdk GET %s: %d", e.URL, e.Status)
 	if t := http.StatusText(e.Status); t != "" {
