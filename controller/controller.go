@@ -468,6 +468,14 @@ func (c *Controller) enqueueAll() {
 // and its remembered permanent failure (the manual sync of the API). It
 // reports whether the release is known.
 func (c *Controller) Sync(name string) bool {
+	return c.requeue(name, true)
+}
+
+// requeue re-reads a release's apps and queues it now; with reset (a
+// manual sync) it also clears the release's failure records, so a failed
+// definition is tried again. A rollback requeues without reset: the bad
+// revision it moves away from must stay remembered.
+func (c *Controller) requeue(name string, reset bool) bool {
 	w := c.world.Load()
 	_, declared := w.desired[name]
 	_, shown := c.book.get(name)
@@ -475,7 +483,9 @@ func (c *Controller) Sync(name string) bool {
 	if !declared && !shown && !owned {
 		return false
 	}
-	c.state(name).reset.Store(true)
+	if reset {
+		c.state(name).reset.Store(true)
+	}
 	if d := w.desired[name]; d != nil && d.appID != "" {
 		c.cache.markDirty(d.appID)
 	}

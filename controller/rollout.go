@@ -63,9 +63,14 @@ type rollouts struct {
 	limit int
 	log   logrus.FieldLogger
 
-	mu        sync.Mutex
-	rels      map[string]*roRel
-	index     map[string]map[string]bool // kind -> keys present in the store; nil until listed
+	mu    sync.Mutex
+	rels  map[string]*roRel
+	index map[string]map[string]bool // kind -> keys present in the store; nil until listed
+	// touched holds the index changes made while a listing is on its way
+	// (kind -> key -> present), applied over the listing's result: a record
+	// saved meanwhile may be missing from it.
+	touched   map[string]map[string]bool
+	listing   int // listings in progress
 	failed    map[string]failedDeployment
 	ready     map[string]rollout.DepState
 	deps      map[string][]string // dependsOn as last declared
@@ -169,13 +174,24 @@ func (r *rollouts) present(kind, name string) bool {
 func (r *rollouts) setIndex(kind, name string, on bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if r.index == nil {
+	if r.listing > 0 {
+		if r.touched[kind] == nil {
+			r.touched[kind] = map[string]bool{}
+		}
+		r.touched[kind][name] = on
+	}
+	markIndex(r.index, kind, name, on)
+}
+
+// markIndex records in index (when listed) whether kind/name is stored.
+func markIndex(index map[string]map[string]bool, kind, name string, on bool) {
+	if index == nil {
 		return
 	}
-	m := r.index[kind]
+	m := index[kind]
 	if m == nil {
 		m = map[string]bool{}
-		r.index[kind] = m
+		index[kind] = m
 	}
 	if on {
 		m[name] = true
@@ -321,6 +337,7 @@ func (r *rollouts) save(ctx context.Context, rr *roRel, kind string, value []byt
 	if err != nil {
 		if errors.Is(err, state.ErrConflict) {
 			rr.stale = true
+			r.setIndex(kind, rr.name, true) // it exists (or changed): the next load reads it
 		}
 		return fmt.Errorf("write the release's %s record: %w", kind, err)
 	}
@@ -432,6 +449,12 @@ func (r *rollouts) refresh(ctx context.Context) {
 		return
 	}
 	index := map[string]map[string]bool{}
+	r.mu.Lock()
+	if r.listing == 0 {
+		r.touched = map[string]map[string]bool{}
+	}
+	r.listing++
+	r.mu.Unlock()
 	if s := r.c.opts.Store != nil; s {
 		lctx, cancel := context.WithTimeout(ctx, r.c.opts.RequestTimeout)
 		defer cancel()
@@ -450,6 +473,14 @@ func (r *rollouts) refresh(ctx context.Context) {
 		}
 	}
 	r.mu.Lock()
+	for kind, names := range r.touched { // saved or deleted while listing
+		for name, on := range names {
+			markIndex(index, kind, name, on)
+		}
+	}
+	if r.listing--; r.listing == 0 {
+		r.touched = nil
+	}
 	r.index, r.listed = index, index != nil
 	rels := make([]*roRel, 0, len(r.rels))
 	for _, rr := range r.rels {
@@ -755,7 +786,7 @@ func (r *rollouts) rollback(ctx context.Context, d *desiredEntry, rr *roRel, st 
 	if err != nil {
 		if errors.Is(err, state.ErrNotFound) || errs.IsPermanent(err) {
 			failed.RollbackTo = 0
-			failed.Reason += fmt.Sprintf("; the definition of #%d is no longer stored: no rollback", target.ID)
+			failed.Reason += fmt.Sprintf("; the definition of #%d is no longer stored or cannot be read: no rollback", target.ID)
 			rr.ver++
 			if serr := r.saveHistory(ctx, rr); serr != nil {
 				log.WithError(serr).Warn("cannot record the rollout in the history")

@@ -7,15 +7,18 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/universe-operator/universe-operator/api"
+	"github.com/universe-operator/universe-operator/clients/marathon"
 	"github.com/universe-operator/universe-operator/reconcile"
 	"github.com/universe-operator/universe-operator/state"
 )
@@ -745,4 +748,94 @@ func listKeys(dir, kind string) ([]string, error) {
 	}
 	defer s.Close()
 	return s.List(context.Background(), kind)
+}
+
+// A rollback through the API keeps the failed revision remembered: when the
+// pin goes (a manifest edit that does not change the rendered app), the
+// release stays on the good revision instead of trying the bad one again.
+func TestRollbackKeepsBadRevision(t *testing.T) {
+	h := newHarness(t, harnessOptions{prune: true})
+	h.addRevisions("tracker 1.0.0", trackerRevision(0, "1.0.0", ""))
+	h.commitReleases(map[string]string{"trk": manifestYAML("trk", "tracker", "latest", "")})
+	h.waitSynced("trk", api.HealthHealthy)
+	h.waitRelease("trk", "#1 succeeded", func(r api.Release) bool { return len(r.History) == 1 && r.History[0].Outcome == "Succeeded" })
+	h.sim.Marathon.FailNextDeployment("/trk", "image not found")
+	h.addRevisions("tracker 1.1.0 (broken)", trackerRevision(1, "1.1.0", ""))
+	h.waitRelease("trk", "rolled back", func(r api.Release) bool {
+		return len(r.History) == 3 && r.History[0].Kind == "rollback" && r.History[0].Outcome == "Succeeded" && r.Sync == api.SyncFailed
+	})
+	if code, body := h.post("/api/v1/releases/trk/rollback", `{"revision": 3}`); code != http.StatusAccepted {
+		t.Fatalf("rollback: %d %s", code, body)
+	}
+	h.waitRelease("trk", "pinned", func(r api.Release) bool { return r.Pin != nil })
+	h.morePasses(2)
+	puts := h.writes("/trk").puts
+	h.commitReleases(map[string]string{"trk": manifestYAML("trk", "tracker", "latest", "", "progressDeadline: 10m")})
+	h.waitRelease("trk", "pin released by the Git change", func(r api.Release) bool { return r.Pin == nil })
+	h.morePasses(4)
+	r, _ := h.release("trk")
+	if r.DeployedVersion != "1.0.0" || h.writes("/trk").puts != puts {
+		t.Fatalf("the known-bad 1.1.0 was tried again: deployed %s, %d PUTs after the pin (was %d); history %s",
+			r.DeployedVersion, h.writes("/trk").puts, puts, historyBrief(r.History))
+	}
+}
+
+// dropPutAnswer forwards every request; once armed, it throws away the
+// answer to the next PUT of an app: Marathon applied the write, the
+// controller never hears so.
+type dropPutAnswer struct {
+	next    http.RoundTripper
+	armed   atomic.Bool
+	dropped atomic.Int32
+}
+
+func (d *dropPutAnswer) RoundTrip(r *http.Request) (*http.Response, error) {
+	resp, err := d.next.RoundTrip(r)
+	if err == nil && r.Method == http.MethodPut && strings.Contains(r.URL.Path, "/v2/apps/") && d.armed.CompareAndSwap(true, false) {
+		resp.Body.Close()
+		d.dropped.Add(1)
+		return nil, errors.New("connection reset by peer (injected)")
+	}
+	return resp, err
+}
+
+// A write whose answer was lost but which Marathon applied is followed as
+// a rollout like any other: it enters the history, is judged, and rolled
+// back when it fails, without being written twice.
+func TestLostAnswerIsStillARollout(t *testing.T) {
+	dt := &dropPutAnswer{next: http.DefaultTransport.(*http.Transport).Clone()}
+	h := newHarness(t, harnessOptions{progress: 3 * time.Second, marathonFn: func(url string) *marathon.Client {
+		mc, err := marathon.New(marathon.Options{URL: url, ClientID: "controller", Transport: dt,
+			Timeout: 5 * time.Second, EventBackoffInitial: 50 * time.Millisecond, EventBackoffMax: 500 * time.Millisecond})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return mc
+	}})
+	h.addRevisions("tracker 1.0.0", trackerRevision(0, "1.0.0", ""))
+	h.commitReleases(map[string]string{"trk": manifestYAML("trk", "tracker", "latest", "")})
+	h.waitSynced("trk", api.HealthHealthy)
+	h.waitRelease("trk", "#1 succeeded", func(r api.Release) bool { return len(r.History) == 1 && r.History[0].Outcome == "Succeeded" })
+
+	dt.armed.Store(true)
+	if err := h.sim.Marathon.SetCrashLoop("/trk", true); err != nil {
+		t.Fatal(err)
+	}
+	h.addRevisions("tracker 1.1.0 (crashes)", trackerRevision(1, "1.1.0", ""))
+	r := h.waitRelease("trk", "the applied write judged and rolled back", func(r api.Release) bool {
+		return len(r.History) == 3 && r.History[0].Kind == "rollback"
+	})
+	if dt.dropped.Load() != 1 {
+		t.Fatalf("answers dropped: %d", dt.dropped.Load())
+	}
+	if e := entry(t, r, 2); e.Version != "1.1.0" || e.Outcome != "RolledBack" {
+		t.Fatalf("#2: %+v", e)
+	}
+	if err := h.sim.Marathon.SetCrashLoop("/trk", false); err != nil {
+		t.Fatal(err)
+	}
+	h.morePasses(2)
+	if got := h.writes("/trk").puts; got != 2 { // 1.1.0 (answer lost) and the rollback
+		t.Fatalf("PUTs %d, want 2; history %s", got, historyBrief(r.History))
+	}
 }

@@ -1,10 +1,16 @@
 package controller
 
 import (
+	"context"
 	"encoding/json"
 	"testing"
+	"time"
+
+	"github.com/sirupsen/logrus"
 
 	"github.com/universe-operator/universe-operator/manifest"
+	"github.com/universe-operator/universe-operator/rollout"
+	"github.com/universe-operator/universe-operator/state"
 	"github.com/universe-operator/universe-operator/universe"
 )
 
@@ -60,5 +66,77 @@ func TestGitKey(t *testing.T) {
 	broken := &desiredEntry{name: "r", fp: "manifest-invalid|x"}
 	if gitKey(broken) == gitKey(base) {
 		t.Fatal("a broken manifest has the key of a valid one")
+	}
+}
+
+// listingStore runs hook once, after a listing of histories was read and
+// before it is returned: a worker saving while the listing is on its way.
+type listingStore struct {
+	state.Store
+	hook func()
+}
+
+func (s *listingStore) List(ctx context.Context, kind string) ([]string, error) {
+	keys, err := s.Store.List(ctx, kind)
+	if kind == state.KindHistory && s.hook != nil {
+		h := s.hook
+		s.hook = nil
+		h()
+	}
+	return keys, err
+}
+
+// Records saved while the store is being listed stay visible: the listing
+// replaces the index, and must not forget what was saved meanwhile (that
+// made load see no history, and every later save conflict).
+func TestRecordsSavedDuringListing(t *testing.T) {
+	fs, err := state.OpenFile(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fs.Close()
+	ls := &listingStore{Store: fs}
+	c := &Controller{opts: Options{Store: ls, Leader: AlwaysLeader{}, RequestTimeout: time.Second}, log: logrus.New()}
+	r := &rollouts{c: c, limit: 10, log: c.log, rels: map[string]*roRel{}, failed: map[string]failedDeployment{},
+		ready: map[string]rollout.DepState{}, deps: map[string][]string{}}
+	ctx := context.Background()
+	r.refresh(ctx) // nothing stored yet
+	rr := r.rel("rel")
+	rr.mu.Lock()
+	if err := r.load(ctx, rr); err != nil {
+		t.Fatal(err)
+	}
+	rr.mu.Unlock()
+
+	r.mu.Lock()
+	r.listed = false // as after a leadership change or a failed listing
+	r.mu.Unlock()
+	ls.hook = func() {
+		rr.mu.Lock()
+		defer rr.mu.Unlock()
+		rr.hist.Add(rollout.Entry{Kind: rollout.KindUpdate, Hash: "bbb", Outcome: rollout.Failed}, 10, 0)
+		if err := r.saveHistory(ctx, rr); err != nil {
+			t.Fatal(err)
+		}
+		rr.bad = &rollout.Bad{Hash: "bbb", Reason: "failed"}
+		if err := r.saveBad(ctx, rr); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r.refresh(ctx)
+
+	rr.mu.Lock()
+	defer rr.mu.Unlock()
+	rr.loaded, rr.stale = false, false // a fresh read, as another replica would do
+	rr.hist, rr.bad = &rollout.History{}, nil
+	if err := r.load(ctx, rr); err != nil {
+		t.Fatal(err)
+	}
+	if len(rr.hist.Entries) != 1 || rr.bad == nil || rr.bad.Hash != "bbb" {
+		t.Fatalf("records saved during the listing: history %d entries, bad %+v", len(rr.hist.Entries), rr.bad)
+	}
+	rr.hist.Add(rollout.Entry{Kind: rollout.KindUpdate, Hash: "ccc", Outcome: rollout.InProgress}, 10, 0)
+	if err := r.saveHistory(ctx, rr); err != nil {
+		t.Fatalf("the next save: %v", err)
 	}
 }

@@ -208,7 +208,7 @@ func (c *Controller) serveRollback(w http.ResponseWriter, r *http.Request) {
 		writeError(w, status, err.Error())
 		return
 	}
-	c.Sync(name)
+	c.requeue(name, false) // not a manual sync: the failed revision stays remembered
 	writeJSON(w, http.StatusAccepted, api.SyncResponse{Release: name, Queued: true,
 		Message: fmt.Sprintf("rollback to revision %d queued", *body.Revision)})
 }

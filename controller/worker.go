@@ -82,6 +82,11 @@ type inflight struct {
 	at           time.Time
 	gen          uint64 // cache generation of the dirty mark made after the write
 	acked        bool   // Marathon answered 2xx (false: the answer was lost)
+	// What to record (history, rollout) should a write whose answer was
+	// lost show as applied: release, the write and the definition written.
+	release string
+	rec     *Write
+	app     json.RawMessage
 }
 
 // ownRecord is the persisted form of relState.own (state kind "deployments").
@@ -309,7 +314,7 @@ func (c *Controller) reconcileDeclared(ctx context.Context, w *world, d *desired
 		ids = c.idsOf(name, d.appID) // ownership may have changed
 		now := c.opts.Clock.Now()
 
-		if wait, why, reread := c.inflightWait(st, now, log); wait {
+		if wait, why, reread := c.inflightWait(ctx, st, now, log); wait {
 			return outcome{act: reconcile.Action{Kind: reconcile.ActionWait, Release: name, AppID: d.appID, Reason: why},
 				retry: retryAfter, after: c.waitDelay(st, now)}
 		} else if reread {
@@ -514,7 +519,7 @@ func (c *Controller) loadOwn(st *relState) {
 // flight, which Plan waits for). A write whose answer was lost may still be
 // applied: the release waits UnknownWriteGrace, then re-reads and plans
 // again. reread is true when the app must be read again before planning.
-func (c *Controller) inflightWait(st *relState, now time.Time, log logrus.FieldLogger) (wait bool, why string, reread bool) {
+func (c *Controller) inflightWait(ctx context.Context, st *relState, now time.Time, log logrus.FieldLogger) (wait bool, why string, reread bool) {
 	inf := st.inflight
 	if inf == nil {
 		return false, "", false
@@ -532,7 +537,16 @@ func (c *Controller) inflightWait(st *relState, now time.Time, log logrus.FieldL
 	}
 	// The answer was lost.
 	if fresh && inf.kind != reconcile.ActionDelete && e != nil && e.hash == inf.hash && e.app.Version != inf.prevVersion {
-		st.inflight = nil // it was applied
+		st.inflight = nil // it was applied: a rollout like any other
+		if inf.rec != nil {
+			w := *inf.rec
+			if len(e.app.Deployments) == 1 {
+				w.DeploymentID = e.app.Deployments[0]
+			}
+			log.WithField("kind", inf.kind).WithField("deployment", w.DeploymentID).
+				Info("a write whose answer was lost shows as applied; following it as a rollout")
+			c.recordWrite(ctx, inf.release, w, inf.app, log)
+		}
 		return false, "", false
 	}
 	if fresh && inf.kind == reconcile.ActionDelete && e == nil {
@@ -558,6 +572,11 @@ func (c *Controller) write(ctx context.Context, d *desiredEntry, st *relState, a
 	if prev != nil {
 		inf.prevVersion = prev.app.Version
 	}
+	w := Write{Kind: act.Kind, AppID: act.AppID, Hash: d.hash, Manifest: d.manifestRev, Universe: d.universeRev, At: inf.at}
+	if d.pkg != nil {
+		w.Version, w.Release = d.pkg.Version, d.pkg.ReleaseVersion
+	}
+	inf.release, inf.rec, inf.app = d.name, &w, d.app
 	// Under the leader's term (checked now; the write ends with the lease).
 	wctx, cancel, err := c.writeContext(ctx)
 	if err != nil {
@@ -590,18 +609,20 @@ func (c *Controller) write(ctx context.Context, d *desiredEntry, st *relState, a
 	reason, msg := writeEvent(act, d, res.DeploymentID)
 	c.event(st, "Normal", reason, msg)
 	log.WithField("kind", act.Kind).WithField("deployment", res.DeploymentID).WithField("why", act.Reason).Info(msg)
-	w := Write{Kind: act.Kind, AppID: act.AppID, Hash: d.hash, DeploymentID: res.DeploymentID,
-		Manifest: d.manifestRev, Universe: d.universeRev, At: inf.at}
-	if d.pkg != nil {
-		w.Version, w.Release = d.pkg.Version, d.pkg.ReleaseVersion
-	}
-	c.opts.Rollouts.Started(d.name, w)
+	w.DeploymentID = res.DeploymentID
+	c.recordWrite(ctx, d.name, w, d.app, log)
+	return true, outcome{}
+}
+
+// recordWrite tells the rollout tracker and the history about a write
+// Marathon applied.
+func (c *Controller) recordWrite(ctx context.Context, release string, w Write, app json.RawMessage, log logrus.FieldLogger) {
+	c.opts.Rollouts.Started(release, w)
 	if c.opts.History != nil {
-		if err := c.opts.History.Record(ctx, d.name, w, d.app); err != nil {
+		if err := c.opts.History.Record(ctx, release, w, app); err != nil {
 			log.WithError(err).Warn("cannot record the deployment in the history")
 		}
 	}
-	return true, outcome{}
 }
 
 func writeEvent(act reconcile.Action, d *desiredEntry, dep string) (reason, msg string) {
@@ -823,7 +844,7 @@ func (c *Controller) reconcileUndeclared(ctx context.Context, w *world, st *relS
 	}
 	ids = c.idsOf(name, "")
 	now := c.opts.Clock.Now()
-	if wait, why, reread := c.inflightWait(st, now, log); wait || reread {
+	if wait, why, reread := c.inflightWait(ctx, st, now, log); wait || reread {
 		return outcome{act: reconcile.Action{Kind: reconcile.ActionDelete, Release: name, Reason: why},
 			sync: api.SyncDeleting, retry: retryAfter, after: c.waitDelay(st, now)}, false
 	}

@@ -9,6 +9,8 @@ import (
 	"io"
 	"slices"
 	"time"
+
+	"github.com/universe-operator/universe-operator/errs"
 )
 
 // Outcomes of a history entry (api.Revision.Outcome).
@@ -312,22 +314,23 @@ func EncodeDefinition(raw json.RawMessage) ([]byte, error) {
 const maxDecoded = 64 << 20
 
 // DecodeDefinition reads a record written by EncodeDefinition; it must
-// hold a JSON object.
+// hold a JSON object. A record that does not decode is a permanent error:
+// reading it again gives the same bytes.
 func DecodeDefinition(b []byte) (json.RawMessage, error) {
 	zr, err := gzip.NewReader(bytes.NewReader(b))
 	if err != nil {
-		return nil, fmt.Errorf("definition record: %w", err)
+		return nil, errs.Permanent(fmt.Errorf("definition record: %w", err))
 	}
 	data, err := io.ReadAll(io.LimitReader(zr, maxDecoded+1))
 	if err != nil {
-		return nil, fmt.Errorf("definition record: %w", err)
+		return nil, errs.Permanent(fmt.Errorf("definition record: %w", err))
 	}
 	if len(data) > maxDecoded {
-		return nil, fmt.Errorf("definition record: more than %d bytes decompressed", maxDecoded)
+		return nil, errs.Permanent(fmt.Errorf("definition record: more than %d bytes decompressed", maxDecoded))
 	}
 	data = bytes.TrimSpace(data)
 	if len(data) == 0 || data[0] != '{' || !json.Valid(data) {
-		return nil, errors.New("definition record: not a JSON object")
+		return nil, errs.Permanent(errors.New("definition record: not a JSON object"))
 	}
 	return data, nil
 }

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/universe-operator/universe-operator/errs"
 )
 
 func TestHistoryAddTrim(t *testing.T) {
@@ -109,13 +111,13 @@ func TestEncodeDecode(t *testing.T) {
 		t.Fatalf("repetitive JSON compresses to %d bytes", len(small))
 	}
 	for _, bad := range [][]byte{nil, []byte("plain"), {0x1f, 0x8b, 1, 2}} {
-		if _, err := DecodeDefinition(bad); err == nil {
-			t.Fatalf("%q accepted", bad)
+		if _, err := DecodeDefinition(bad); err == nil || !errs.IsPermanent(err) {
+			t.Fatalf("%q: %v (want a permanent error: reading it again gives the same bytes)", bad, err)
 		}
 	}
 	notObject, _ := EncodeDefinition(json.RawMessage(`[1]`))
-	if _, err := DecodeDefinition(notObject); err == nil {
-		t.Fatal("a non-object accepted")
+	if _, err := DecodeDefinition(notObject); err == nil || !errs.IsPermanent(err) {
+		t.Fatalf("a non-object: %v", err)
 	}
 }
 
