@@ -4,7 +4,9 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"math/big"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -297,8 +299,15 @@ func compileSchemaAt(doc map[string]any, url string) (*jsonschema.Schema, error)
 // validateOptions validates v against a compiled config schema. The error of a
 // schema compiled under fastSchemaURL is rewritten to name schemaURL, so it
 // is exactly the error of the usual compile.
-func validateOptions(schema *jsonschema.Schema, v any) error {
-	err := schema.Validate(v)
+func validateOptions(schema *jsonschema.Schema, v any) (err error) {
+	defer func() {
+		// A backstop: the library must not take the controller down on
+		// input it cannot handle (see uncomparableNumber).
+		if r := recover(); r != nil {
+			err = fmt.Errorf("the options cannot be validated: the JSON schema library failed (%v)", r)
+		}
+	}()
+	err = schema.Validate(v)
 	if err == nil || !strings.HasPrefix(schema.Location, fastSchemaURL) {
 		return err
 	}
@@ -454,4 +463,29 @@ func leafProblems(e *jsonschema.ValidationError) []Problem {
 	}
 	msg := strings.TrimPrefix(e.ErrorKind.LocalizedString(printer), rule+": ")
 	return []Problem{{Pointer: ptr, Rule: rule, Message: msg}}
+}
+
+// uncomparableNumber finds the first number in v that math/big cannot
+// parse (an exponent beyond ±1e6): jsonschema/v6 cannot compare it. It
+// returns its JSON pointer below path.
+func uncomparableNumber(v value, path string) (string, bool) {
+	switch v.k {
+	case kNumber:
+		if _, ok := new(big.Rat).SetString(v.s); !ok {
+			return path, true
+		}
+	case kArray:
+		for i, it := range v.arr {
+			if p, ok := uncomparableNumber(it, path+"/"+strconv.Itoa(i)); ok {
+				return p, true
+			}
+		}
+	case kObject:
+		for _, m := range v.obj.members {
+			if p, ok := uncomparableNumber(m.val, path+"/"+escapePointer(m.key)); ok {
+				return p, true
+			}
+		}
+	}
+	return "", false
 }

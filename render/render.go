@@ -196,6 +196,13 @@ func options(pkg *universe.Package, userOptions json.RawMessage, validate bool) 
 	if cfg == nil {
 		return st, newError(pkg, "options", KindOptions, errors.New("options not allowed: the package has no config.json"))
 	}
+	if ptr, ok := uncomparableNumber(st.merged, ""); ok {
+		// jsonschema/v6 compares numbers with math/big, which refuses
+		// exponents beyond ±1,000,000 (and the library then fails).
+		p := Problem{Pointer: ptr, Rule: "number", Message: "number out of range: its exponent is beyond ±1000000"}
+		return st, errs.Permanent(&Error{Package: pkg.Name, Version: pkg.Version, Release: pkg.ReleaseVersion,
+			File: universe.ConfigFile, Kind: KindOptions, Problems: []Problem{p}, Err: errors.New(p.String())})
+	}
 	if cfg.quickValid(st.merged) {
 		return st, nil // proven valid: no need to compile the schema
 	}
