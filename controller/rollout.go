@@ -94,6 +94,7 @@ type roRel struct {
 	name   string
 	loaded bool
 	stale  bool
+	epoch  time.Time // the leadership term the records were read under
 
 	hist  *rollout.History
 	histV int64
@@ -200,21 +201,27 @@ func markIndex(index map[string]map[string]bool, kind, name string, on bool) {
 	}
 }
 
-// load reads rr's records from the store when they were not read yet or
-// are stale. Caller holds rr.mu.
+// load reads rr's records from the store when they were not read yet, are
+// stale, or were read under another leadership term (a replica that just
+// became leader, or lost and regained it, reads what the previous leader
+// wrote before it acts). Caller holds rr.mu.
 func (r *rollouts) load(ctx context.Context, rr *roRel) error {
-	if rr.loaded && !rr.stale {
+	epoch := r.leaderEpoch()
+	if rr.loaded && !rr.stale && rr.epoch.Equal(epoch) {
 		return nil
 	}
 	s := r.c.opts.Store
 	if s == nil {
-		rr.loaded, rr.stale = true, false
+		rr.loaded, rr.stale, rr.epoch = true, false, epoch
 		return nil
 	}
+	// After a change of term the index of stored records may be as old as
+	// the records: read every kind.
+	direct := rr.loaded && !rr.epoch.Equal(epoch)
 	lctx, cancel := context.WithTimeout(ctx, r.c.opts.RequestTimeout)
 	defer cancel()
 	get := func(kind string) ([]byte, int64, error) {
-		if !r.present(kind, rr.name) {
+		if !direct && !r.present(kind, rr.name) {
 			return nil, 0, nil
 		}
 		b, v, err := s.Get(lctx, kind, rr.name)
@@ -272,11 +279,21 @@ func (r *rollouts) load(ctx context.Context, rr *roRel) error {
 	rr.bad, rr.badV = bad, bv
 	rr.pin, rr.pinV = pin, pv
 	rr.susp, rr.suspV = sb != nil, sv
-	rr.loaded, rr.stale = true, false
+	rr.loaded, rr.stale, rr.epoch = true, false, epoch
 	if changed {
 		rr.ver++
 	}
 	return nil
+}
+
+// leaderEpoch identifies this replica's current leadership term: when it
+// started (zero for a follower, and for a Leader that does not say).
+func (r *rollouts) leaderEpoch() time.Time {
+	l := r.c.opts.Leader
+	if ls, ok := l.(LeaderSince); ok && l.IsLeader() {
+		return ls.LeaderSince()
+	}
+	return time.Time{}
 }
 
 func sameHistory(a, b *rollout.History) bool {
@@ -1060,10 +1077,8 @@ func (r *rollouts) Record(ctx context.Context, release string, w Write, app json
 	rr := r.rel(release)
 	rr.mu.Lock()
 	defer rr.mu.Unlock()
-	if !rr.loaded {
-		if err := r.load(ctx, rr); err != nil {
-			return err
-		}
+	if err := r.load(ctx, rr); err != nil {
+		return err
 	}
 	h := rr.hist
 	kind := rollout.KindUpdate

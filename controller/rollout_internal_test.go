@@ -140,3 +140,45 @@ func TestRecordsSavedDuringListing(t *testing.T) {
 		t.Fatalf("the next save: %v", err)
 	}
 }
+
+// termLeader is a Leader whose term can be changed by the test.
+type termLeader struct {
+	AlwaysLeader
+	since time.Time
+}
+
+func (l *termLeader) LeaderSince() time.Time { return l.since }
+
+// A replica that becomes leader (again) reads what the previous leader
+// recorded before it acts on a release, even one it had read as follower.
+func TestNewTermRereadsRecords(t *testing.T) {
+	fs, err := state.OpenFile(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fs.Close()
+	l := &termLeader{since: time.Unix(1000, 0)}
+	c := &Controller{opts: Options{Store: fs, Leader: l, RequestTimeout: time.Second}, log: logrus.New()}
+	r := &rollouts{c: c, limit: 10, log: c.log, rels: map[string]*roRel{}, failed: map[string]failedDeployment{},
+		ready: map[string]rollout.DepState{}, deps: map[string][]string{}}
+	ctx := context.Background()
+	r.refresh(ctx) // listed: nothing stored
+	rr := r.rel("rel")
+	rr.mu.Lock()
+	defer rr.mu.Unlock()
+	if err := r.load(ctx, rr); err != nil || rr.bad != nil {
+		t.Fatalf("first load: %v %+v", err, rr.bad)
+	}
+	// Another replica leads meanwhile and records a bad revision.
+	b, _ := json.Marshal(rollout.Bad{Hash: "bbb", Reason: "failed"})
+	if _, err := fs.Put(ctx, state.KindBadRevisions, "rel", b, state.Create); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.load(ctx, rr); err != nil || rr.bad != nil {
+		t.Fatalf("same term: %v %+v (records are kept in memory within a term)", err, rr.bad)
+	}
+	l.since = time.Unix(2000, 0) // this replica leads again
+	if err := r.load(ctx, rr); err != nil || rr.bad == nil || rr.bad.Hash != "bbb" {
+		t.Fatalf("new term: %v %+v, want the other leader's bad revision", err, rr.bad)
+	}
+}
