@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -95,6 +96,9 @@ type roRel struct {
 	loaded bool
 	stale  bool
 	epoch  time.Time // the leadership term the records were read under
+	// dropPending holds stored definitions no entry needs any more whose
+	// deletion failed or waits for a history save: retried with the next.
+	dropPending []string
 
 	hist  *rollout.History
 	histV int64
@@ -422,16 +426,37 @@ func (r *rollouts) definition(ctx context.Context, rr *roRel, hash string) (json
 	return rollout.DecodeDefinition(b)
 }
 
-// dropDefinitions deletes stored definitions no entry needs any more.
+// dropDefinitions deletes stored definitions no entry needs any more,
+// and retries earlier ones that failed (unless an entry needs them again).
 func (r *rollouts) dropDefinitions(ctx context.Context, rr *roRel, hashes []string) {
-	for _, h := range hashes {
+	todo := slices.Clone(hashes)
+	for _, h := range rr.dropPending {
+		if !rr.hist.Kept(h) && !slices.Contains(todo, h) {
+			todo = append(todo, h)
+		}
+	}
+	rr.dropPending = nil
+	for _, h := range todo {
 		delete(rr.raws, h)
 		if s := r.c.opts.Store; s != nil && r.c.opts.Leader.IsLeader() {
 			sctx, cancel := context.WithTimeout(ctx, r.c.opts.RequestTimeout)
-			if err := s.Delete(sctx, kindDefinitions, definitionKey(rr.name, h)); err != nil {
-				r.log.WithField("release", rr.name).WithError(err).Debug("cannot delete a stored definition")
+			if err := s.Delete(sctx, kindDefinitions, definitionKey(rr.name, h)); err != nil && !errors.Is(err, state.ErrNotFound) {
+				r.log.WithField("release", rr.name).WithError(err).Debug("cannot delete a stored definition; retried later")
+				r.deferDrop(rr, h)
 			}
 			cancel()
+		}
+	}
+}
+
+// maxDropPending bounds the deletions kept for a retry per release.
+const maxDropPending = 100
+
+// deferDrop keeps a definition to delete with the next deletions.
+func (r *rollouts) deferDrop(rr *roRel, hashes ...string) {
+	for _, h := range hashes {
+		if len(rr.dropPending) < maxDropPending && !slices.Contains(rr.dropPending, h) {
+			rr.dropPending = append(rr.dropPending, h)
 		}
 	}
 }
@@ -1126,6 +1151,8 @@ func (r *rollouts) Record(ctx context.Context, release string, w Write, app json
 	err := r.saveHistory(ctx, rr)
 	if err == nil {
 		r.dropDefinitions(ctx, rr, drop)
+	} else {
+		r.deferDrop(rr, drop...) // the stored history may still name them
 	}
 	return err
 }

@@ -3,6 +3,8 @@ package controller
 import (
 	"context"
 	"encoding/json"
+	"errors"
+	"slices"
 	"testing"
 	"time"
 
@@ -180,5 +182,64 @@ func TestNewTermRereadsRecords(t *testing.T) {
 	l.since = time.Unix(2000, 0) // this replica leads again
 	if err := r.load(ctx, rr); err != nil || rr.bad == nil || rr.bad.Hash != "bbb" {
 		t.Fatalf("new term: %v %+v, want the other leader's bad revision", err, rr.bad)
+	}
+}
+
+// failingDeletes fails every Delete while on.
+type failingDeletes struct {
+	state.Store
+	on bool
+}
+
+func (s *failingDeletes) Delete(ctx context.Context, kind, key string) error {
+	if s.on {
+		return errors.New("store unavailable (injected)")
+	}
+	return s.Store.Delete(ctx, kind, key)
+}
+
+// Stored definitions whose deletion failed are deleted with the next ones,
+// unless an entry of the history needs them again: none is left behind.
+func TestDroppedDefinitionsAreRetried(t *testing.T) {
+	fs, err := state.OpenFile(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fs.Close()
+	st := &failingDeletes{Store: fs}
+	c := &Controller{opts: Options{Store: st, Leader: AlwaysLeader{}, RequestTimeout: time.Second}, log: logrus.New()}
+	r := &rollouts{c: c, limit: 10, log: c.log, rels: map[string]*roRel{}, failed: map[string]failedDeployment{},
+		ready: map[string]rollout.DepState{}, deps: map[string][]string{}}
+	ctx := context.Background()
+	rr := r.rel("rel")
+	rr.mu.Lock()
+	defer rr.mu.Unlock()
+	for _, h := range []string{"aaa", "bbb", "ccc"} {
+		if _, ok := r.storeDefinition(ctx, rr, h, json.RawMessage(`{"id":"/rel"}`)); !ok {
+			t.Fatalf("store %s", h)
+		}
+	}
+	stored := func() []string {
+		keys, err := fs.List(ctx, kindDefinitions)
+		if err != nil {
+			t.Fatal(err)
+		}
+		slices.Sort(keys)
+		return keys
+	}
+	st.on = true
+	r.dropDefinitions(ctx, rr, []string{"aaa", "bbb"})
+	if got := stored(); len(got) != 3 {
+		t.Fatalf("deletes failed, yet stored: %v", got)
+	}
+	// "bbb" is needed again (a new entry kept it) before the retry.
+	rr.hist.Add(rollout.Entry{Kind: rollout.KindUpdate, Hash: "bbb", Kept: true, Outcome: rollout.InProgress}, 10, 0)
+	st.on = false
+	r.dropDefinitions(ctx, rr, []string{"ccc"})
+	if got := stored(); !slices.Equal(got, []string{"rel.bbb"}) {
+		t.Fatalf("after the retry: %v, want only rel.bbb", got)
+	}
+	if len(rr.dropPending) != 0 {
+		t.Fatalf("pending: %v", rr.dropPending)
 	}
 }
