@@ -217,16 +217,36 @@ func (m *Manager) deleteApp(ctx context.Context, rec *record) result {
 		rec.Spec.AppID, q, orDash(res.DeploymentID)))
 }
 
-// appStillThere waits until Marathon no longer has the release's app.
+// appStillThere is the guard of every step after delete-app: it goes on
+// only when Marathon has no app at the release's id. An app of the release
+// there after delete-app was done is a new instance (declared again): its
+// framework, volumes and ZooKeeper node are in use, so the step is skipped.
+// An app of someone else there may run the same service: Failed, for a
+// human. Before delete-app is done it waits for Marathon to remove the app.
 func (m *Manager) appStillThere(ctx context.Context, rec *record) (result, bool) {
 	_, gone, foreign, err := m.getOwned(ctx, rec)
 	switch {
 	case err != nil:
 		return retry(err), true
-	case !gone && foreign == "":
-		return wait("waiting for Marathon to remove app " + rec.Spec.AppID), true
+	case gone:
+		return result{}, false
+	case foreign != "":
+		err := fmt.Errorf("%w: %s", ErrNameInUse, foreign)
+		return failed(err, fmt.Sprintf("nothing of the service was torn down or cleaned: %s", foreign)), true
+	case stepIs(rec, StepDeleteApp, StepDone):
+		return skipped(fmt.Sprintf("app %s of the release exists again (a new instance): its service is left alone", rec.Spec.AppID)), true
 	}
-	return result{}, false
+	return wait("waiting for Marathon to remove app " + rec.Spec.AppID), true
+}
+
+// stepIs reports whether rec's step name is in state.
+func stepIs(rec *record, name, state string) bool {
+	for _, st := range rec.Cleanup.Steps {
+		if st.Name == name {
+			return st.State == state
+		}
+	}
+	return false
 }
 
 // teardown tears down the framework named DCOS_PACKAGE_FRAMEWORK_NAME
@@ -472,11 +492,27 @@ func (m *Manager) unreserve(ctx context.Context, rec *record) result {
 // deleteZNode deletes the service's ZooKeeper node recursively.
 func (m *Manager) deleteZNode(ctx context.Context, rec *record) result {
 	p := rec.Spec.ZNode
+	// The node is the live state of a running scheduler: checked right
+	// before it goes, whatever happened since the earlier steps.
+	if r, stop := m.appStillThere(ctx, rec); stop {
+		return r
+	}
 	if r, stop := m.nameInUse(ctx, rec); stop {
 		return r
 	}
 	if m.opts.ZooKeeper == nil {
 		return skipped("no ZooKeeper configured", fmt.Sprintf("ZooKeeper node %s was not checked: no ZooKeeper configured", p))
+	}
+	if m.opts.Mesos != nil {
+		fws, err := m.opts.Mesos.Frameworks(ctx)
+		if err != nil {
+			return waitOrRetry(err)
+		}
+		for _, f := range fws {
+			if f.Active && rec.Spec.Service != "" && EscapeName(f.Name) == EscapeName(rec.Spec.Service) {
+				return wait(fmt.Sprintf("framework %q (%s) of the service is active: its ZooKeeper node %s stays while it runs", f.Name, f.ID, p))
+			}
+		}
 	}
 	if err := m.opts.ZooKeeper.DeleteRecursive(ctx, p); err != nil {
 		return retry(err)
