@@ -145,6 +145,14 @@ func (u *CleanupUninstaller) Pending(release string) bool {
 	return u.Manager != nil && u.Manager.Busy(release)
 }
 
+// Resync implements uninstallResyncer: pending uninstalls are looked up in
+// the store again (this replica just became leader).
+func (u *CleanupUninstaller) Resync() {
+	if u.Manager != nil {
+		u.Manager.Resync()
+	}
+}
+
 // PendingReleases implements PendingUninstaller: the releases with an
 // unfinished uninstall in the store (after a restart).
 func (u *CleanupUninstaller) PendingReleases(ctx context.Context) []string {

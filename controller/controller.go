@@ -191,6 +191,7 @@ func (c *Controller) Run(ctx context.Context) error {
 			retry, retryC = nil, nil
 			c.fullPass(ctx, false, "retry")
 		case <-leaderC:
+			c.leadershipChanged()
 			c.fullPass(ctx, false, "leader")
 		}
 	}
@@ -441,6 +442,14 @@ func (c *Controller) enqueueAll() {
 			c.q.Add(n)
 		}
 	}
+	// Pending uninstalls first: listing them is what lets a release
+	// declared again know it must wait for its old instance's cleanup.
+	var pending []string
+	if p, ok := c.opts.Uninstaller.(PendingUninstaller); ok {
+		ctx, cancel := context.WithTimeout(context.Background(), c.opts.RequestTimeout)
+		defer cancel()
+		pending = p.PendingReleases(ctx)
+	}
 	names := make([]string, 0, len(w.desired))
 	for n := range w.desired {
 		names = append(names, n)
@@ -455,12 +464,8 @@ func (c *Controller) enqueueAll() {
 	for _, n := range c.book.names() {
 		add(n)
 	}
-	if p, ok := c.opts.Uninstaller.(PendingUninstaller); ok {
-		ctx, cancel := context.WithTimeout(context.Background(), c.opts.RequestTimeout)
-		defer cancel()
-		for _, n := range p.PendingReleases(ctx) {
-			add(n)
-		}
+	for _, n := range pending {
+		add(n)
 	}
 }
 
@@ -565,6 +570,7 @@ func (c *Controller) watchController(ctx context.Context) {
 		case <-t.C:
 			leader := c.opts.Leader.IsLeader()
 			if was := c.wasLeader.Swap(leader); was != leader && leader {
+				c.leadershipChanged()
 				c.requestPass("leader")
 			}
 			c.publishController()

@@ -916,6 +916,21 @@ type PendingUninstaller interface {
 	PendingReleases(ctx context.Context) []string
 }
 
+// uninstallResyncer is optionally implemented by a PendingUninstaller
+// whose view of pending uninstalls must be read again from the store when
+// this replica becomes leader (another one may have recorded some).
+type uninstallResyncer interface {
+	Resync()
+}
+
+// leadershipChanged makes what the previous leader recorded count before
+// this replica acts on it.
+func (c *Controller) leadershipChanged() {
+	if r, ok := c.opts.Uninstaller.(uninstallResyncer); ok {
+		r.Resync()
+	}
+}
+
 // saveOwn records the deployment the controller started for a release
 // (read back after a restart by the stuck-deployment rule, so it is kept
 // only when stuck_deployment_after is set). The write is asynchronous: a

@@ -116,6 +116,12 @@ type Manager struct {
 	mu      sync.Mutex
 	running map[string]bool
 	known   map[string]api.Cleanup // last state read or written, per release
+	// listed is true once Pending listed the store (and until Resync): only
+	// then does known hold every unfinished uninstall. verified holds the
+	// releases whose record this Manager read or wrote since (known, or
+	// known to be absent).
+	listed   bool
+	verified map[string]bool
 }
 
 // New returns a Manager.
@@ -159,7 +165,8 @@ func New(opts Options) (*Manager, error) {
 	if opts.Kind == "" {
 		opts.Kind = state.KindCleanups
 	}
-	return &Manager{opts: opts, log: opts.Logger, running: map[string]bool{}, known: map[string]api.Cleanup{}}, nil
+	return &Manager{opts: opts, log: opts.Logger, running: map[string]bool{}, known: map[string]api.Cleanup{},
+		verified: map[string]bool{}}, nil
 }
 
 // record is what the store holds per release.
@@ -522,8 +529,19 @@ func (m *Manager) Pending(ctx context.Context) ([]string, error) {
 			delete(m.known, k)
 		}
 	}
+	m.listed = true
 	m.mu.Unlock()
 	return out, nil
+}
+
+// Resync forgets that the store was listed: until Pending lists it again,
+// Busy answers true for every release (another replica may have recorded
+// uninstalls meanwhile). Called when this replica becomes leader.
+func (m *Manager) Resync() {
+	m.mu.Lock()
+	m.listed = false
+	clear(m.verified)
+	m.mu.Unlock()
 }
 
 // Get returns the state of the release's uninstall (the last one, finished
@@ -553,9 +571,17 @@ func (m *Manager) Get(ctx context.Context, release string) (*api.Cleanup, bool) 
 // Busy reports whether an uninstall holds the release (any state but
 // Complete: a Failed uninstall holds it until a human fixes the cause and
 // calls Retry), from what this Manager last read or wrote (Start, Advance,
-// Get, Pending). A release re-added while Busy must wait.
+// Get, Pending). A release re-added while Busy must wait. Before Pending
+// has listed the store (at start, after Resync) the answer is true for
+// every release whose record was not read or written since: the caller
+// then asks the store (Advance), which tells.
 func (m *Manager) Busy(release string) bool {
-	c, ok := m.cached(release)
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if !m.listed && !m.verified[release] {
+		return true
+	}
+	c, ok := m.known[release]
 	return ok && holds(c.State)
 }
 
@@ -648,12 +674,14 @@ func (m *Manager) remember(release string, c api.Cleanup) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.known[release] = copyCleanup(c)
+	m.verified[release] = true
 }
 
 func (m *Manager) forget(release string) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	delete(m.known, release)
+	m.verified[release] = true
 }
 
 func (m *Manager) cached(release string) (api.Cleanup, bool) {

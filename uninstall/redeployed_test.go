@@ -104,3 +104,31 @@ func TestForeignAppAtTheIDStopsTheJanitor(t *testing.T) {
 		t.Fatalf("deleted %v; %s %s %v", z.deleted, c.State, stepStates(c), err)
 	}
 }
+
+// Busy is true for every release until the store was listed (at start,
+// and again after Resync: another replica may have recorded uninstalls),
+// then only for the releases an uninstall holds.
+func TestBusyUntilListed(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	app := renderApp(t, "fw-test", `{"framework":{"name":"held"}}`, "held")
+	s := e.deploy(app)
+	other := e.manager("other", nil) // both on the env's store
+	ctx := context.Background()
+	if err := other.Start(ctx, Request{Release: "held", AppID: s.AppID, App: app}); err != nil {
+		t.Fatal(err)
+	}
+	m := e.manager("m", nil)
+	if !m.Busy("held") || !m.Busy("free") {
+		t.Fatal("not listed yet: every release must count as busy")
+	}
+	if _, err := m.Pending(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if !m.Busy("held") || m.Busy("free") {
+		t.Fatalf("listed: held %t, free %t", m.Busy("held"), m.Busy("free"))
+	}
+	m.Resync()
+	if !m.Busy("free") {
+		t.Fatal("after Resync: every release must count as busy until listed again")
+	}
+}
