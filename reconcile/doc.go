@@ -130,7 +130,8 @@
 // Never when a source failed to load, never when the desired set is empty
 // (unless allowEmpty), never more than maxFraction of the owned releases in
 // one pass (maxFraction <= 0 means DefaultMaxPruneFraction, >= 1 means no
-// limit; at least one release may always go).
+// limit; no floor: in a small installation a single release may be over
+// the fraction).
 //
 // # Sync state
 //

@@ -19,8 +19,10 @@ const DefaultMaxPruneFraction = 0.5
 //   - when the desired set is empty and allowEmpty is false (a wiped or
 //     mis-pointed repository would delete everything);
 //   - when more than maxFraction of the owned releases would go in one pass
-//     (maxFraction <= 0 means DefaultMaxPruneFraction, >= 1 means no limit;
-//     one release may always go, so a small installation can shrink).
+//     (maxFraction <= 0 means DefaultMaxPruneFraction, >= 1 means no
+//     limit). There is no floor: in a small installation one release may
+//     already be more than the fraction, and the refusal says to raise
+//     prune_max_fraction (or to delete in steps).
 //
 // toDelete is sorted; it is nil when refused is set or nothing is to go.
 func PruneDecision(owned []string, desired map[string]bool, sourcesHealthy bool, maxFraction float64, allowEmpty bool) (toDelete []string, refused string) {
@@ -53,9 +55,9 @@ func PruneDecision(owned []string, desired map[string]bool, sourcesHealthy bool,
 		maxFraction = DefaultMaxPruneFraction
 	}
 	if maxFraction < 1 {
-		limit := max(1, int(math.Floor(maxFraction*float64(len(ownedSet))+1e-9)))
+		limit := int(math.Floor(maxFraction*float64(len(ownedSet)) + 1e-9))
 		if len(gone) > limit {
-			return nil, fmt.Sprintf("PRUNE REFUSED: %d of %d owned releases would be deleted in one pass, more than the allowed %.0f%% (%d): %s",
+			return nil, fmt.Sprintf("PRUNE REFUSED: %d of %d owned releases would be deleted in one pass, more than the allowed %.0f%% (%d): %s; delete fewer at a time or raise prune_max_fraction",
 				len(gone), len(ownedSet), maxFraction*100, limit, names)
 		}
 	}

@@ -45,8 +45,10 @@ func TestPruneDecision(t *testing.T) {
 		{"over the fraction", many(10), set0(many(10)[6:]...), true, 0.5, false, nil, "6 of 10 owned releases"},
 		{"at the fraction", many(10), set0(many(10)[5:]...), true, 0.5, false, many(10)[:5], ""},
 		{"default fraction when unset", many(10), set0(many(10)[6:]...), true, 0, false, nil, "more than the allowed 50%"},
-		{"one may always go", []string{"a", "b"}, set0("a"), true, 0.1, false, []string{"b"}, ""},
-		{"but not two of two", []string{"a", "b"}, set0("x"), true, 0.1, false, nil, "2 of 2"},
+		{"no floor: one of two is more than 10%", []string{"a", "b"}, set0("a"), true, 0.1, false, nil, "1 of 2 owned releases would be deleted in one pass, more than the allowed 10% (0): b; delete fewer at a time or raise prune_max_fraction"},
+		{"one of two at 50%", []string{"a", "b"}, set0("a"), true, 0.5, false, []string{"b"}, ""},
+		{"the only one, replaced by another", []string{"a"}, set0("x"), true, 0.5, false, nil, "1 of 1"},
+		{"two of two", []string{"a", "b"}, set0("x"), true, 0.1, false, nil, "2 of 2"},
 		{"no limit at 1", many(10), set0("x"), true, 1, false, many(10), ""},
 	}
 	for _, tt := range tests {
