@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"runtime"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -59,6 +60,11 @@ type desiredEntry struct {
 	universeRev string
 	notes       api.Notes
 	icon        string
+
+	// waitSource says why the release must not be changed yet: a universe
+	// source that comes first (or is the one it names) has not loaded, so
+	// the package it resolved to may not be the one it should be.
+	waitSource string
 
 	// render memo
 	pkgDigest string
@@ -116,7 +122,7 @@ func (c *Controller) buildWorld(in *Inputs, prev *world, gen uint64) *world {
 		}
 	}
 	sameRepos := prev != nil && prev.in != nil && sameRepositories(prev.in.Repositories, in.Repositories) &&
-		equalMaps(prev.in.UniverseRevisions, in.UniverseRevisions)
+		equalMaps(prev.in.UniverseRevisions, in.UniverseRevisions) && slices.Equal(prev.in.Unloaded, in.Unloaded)
 
 	type job struct {
 		name string
@@ -227,11 +233,18 @@ func (c *Controller) desire(in *Inputs, name string, res *manifest.Result, old *
 		DCOSVersion: c.opts.DCOSVersion,
 	})
 	if err != nil {
+		if why := unloadedBefore(in, "", rel.Spec.Universe); why != "" {
+			// It may be in the source that has not loaded: not an error yet.
+			d.waitSource = why
+			d.fp = digest + "|wait|" + why
+			return d
+		}
 		d.err = errs.Permanent(fmt.Errorf("%s: spec.package: %w", rel.File, err))
 		d.reason = ReasonPackageNotFound
 		d.fp = digest + "|select|" + err.Error()
 		return d
 	}
+	d.waitSource = unloadedBefore(in, pkg.Repository, rel.Spec.Universe)
 	d.pkg = pkg
 	d.universeRev = in.UniverseRevisions[pkg.Repository]
 	d.notes = api.Notes{PreInstall: pkg.PreInstallNotes, PostInstall: pkg.PostInstallNotes, PostUninstall: pkg.PostUninstallNotes}
@@ -323,6 +336,28 @@ func iconOf(resource json.RawMessage) string {
 	for _, u := range []string{r.Images.Small, r.Images.Medium, r.Images.Large} {
 		if strings.HasPrefix(u, "https://") || strings.HasPrefix(u, "http://") || strings.HasPrefix(u, "data:image/") {
 			return u
+		}
+	}
+	return ""
+}
+
+// unloadedBefore says which universe source that has not loaded yet could
+// change what a release resolves to: the one it names (pinned), or any that
+// comes before the source the package was found in (found "" = not found:
+// any). "" when none.
+func unloadedBefore(in *Inputs, found, pinned string) string {
+	if len(in.Unloaded) == 0 {
+		return ""
+	}
+	for _, name := range in.UniverseOrder {
+		if pinned != "" && name != pinned {
+			continue
+		}
+		if name == found {
+			return ""
+		}
+		if slices.Contains(in.Unloaded, name) {
+			return fmt.Sprintf("universe source %s has not loaded yet: the release is not changed until it has (it could hold the package)", name)
 		}
 	}
 	return ""

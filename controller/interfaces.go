@@ -56,6 +56,10 @@ type Inputs struct {
 	Healthy bool
 	// Loaded is true when every source has a snapshot in force (readyz).
 	Loaded bool
+	// UniverseOrder names every universe source in priority order, and
+	// Unloaded those of them with no snapshot in force yet: a package
+	// found below one of them may not be the one that source would give.
+	UniverseOrder, Unloaded []string
 	// Sources is the state of each source for the status API.
 	Sources []api.SourceStatus
 }

@@ -93,6 +93,10 @@ func (s *SourceSet) rebuild() {
 		}
 		in.Healthy = in.Healthy && snap.Healthy
 		in.Loaded = in.Loaded && snap.Ready()
+		in.UniverseOrder = append(in.UniverseOrder, snap.Status.Name)
+		if !snap.Ready() {
+			in.Unloaded = append(in.Unloaded, snap.Status.Name)
+		}
 	}
 	rs := s.releases.Snapshot()
 	in.Sources = append(in.Sources, sourceStatus(rs.Status, "releases"))

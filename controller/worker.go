@@ -296,6 +296,10 @@ func (c *Controller) reconcileDeclared(ctx context.Context, w *world, d *desired
 				Reason: "waiting for the previous uninstall of the release to finish"}, retry: retryAfter, after: c.opts.WaitRecheck}
 		}
 	}
+	if d.waitSource != "" {
+		return outcome{act: reconcile.Action{Kind: reconcile.ActionWait, Release: name, AppID: d.appID, Reason: d.waitSource},
+			retry: retryAfter, after: c.opts.WaitRecheck}
+	}
 	// Issue 6: the release's records; a rollback pin replaces Git's definition.
 	pd, o, stop := c.ro.begin(ctx, d, st)
 	if stop {
