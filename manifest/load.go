@@ -529,8 +529,10 @@ func finish(results []*Result) *Set {
 	for _, r := range results {
 		// An options file is not a manifest, unless it is one (then it is
 		// kept: dropping a release because another one reads its file as
-		// options would prune it).
-		if optionFiles[r.File] && r.Release == nil && r.Name == "" {
+		// options would prune it). Only a file that parses and has neither
+		// apiVersion nor kind is dropped: a broken manifest that another
+		// one names as its options file stays, unnamed, and blocks pruning.
+		if optionFiles[r.File] && r.Release == nil && r.Name == "" && onlyNotManifest(r.Problems) {
 			continue
 		}
 		kept = append(kept, r)

@@ -198,6 +198,19 @@ func (p *Problem) Error() string {
 }
 
 // problems collects *Problem values for one file.
+// notManifest starts the one problem of a file that parses but has neither
+// apiVersion nor kind: an options file, or a stray document.
+const notManifest = "not a release manifest (no apiVersion or kind)"
+
+// onlyNotManifest reports whether a file's only problem is notManifest.
+func onlyNotManifest(list []error) bool {
+	if len(list) != 1 {
+		return false
+	}
+	var p *Problem
+	return errors.As(list[0], &p) && p.Field == "" && strings.HasPrefix(p.Reason, notManifest)
+}
+
 type problems struct {
 	file string
 	list []error
@@ -323,7 +336,7 @@ func Parse(file string, data []byte) (*Release, []error) {
 		_, hasAPI := obj.Values["apiVersion"]
 		_, hasKind := obj.Values["kind"]
 		if !hasAPI && !hasKind {
-			ps.add("", "not a release manifest (no apiVersion or kind): every .yaml, .yml and .json file "+
+			ps.add("", notManifest+": every .yaml, .yml and .json file "+
 				"under the releases path must be a %s %s, or the optionsFile of one", APIVersion, Kind)
 			return nil, ps.list
 		}

@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"testing/fstest"
@@ -310,6 +311,28 @@ func TestOptionsFileThatIsAManifestIsKept(t *testing.T) {
 	}
 	if set.Get("b") == nil || set.Get("b").Release == nil {
 		t.Fatal("a release was dropped because another one names its file as optionsFile")
+	}
+}
+
+// A manifest that no longer parses stays in the set (unnamed: it blocks
+// pruning) even when another release names its file as optionsFile; only a
+// file that parses and is no manifest at all is taken for options.
+func TestBrokenManifestNamedAsOptionsFileStays(t *testing.T) {
+	dir := writeTree(t, map[string]string{
+		"a.yaml": manifestDoc("a", "  optionsFile: b.yaml\n"),
+		"b.yaml": "apiVersion: universe-operator/v1\nkind: PackageRelease\nmetadata: {name: b\n",
+		"c.yaml": manifestDoc("c", "  optionsFile: o.yaml\n"),
+		"o.yaml": "service: {name: c}\n",
+	})
+	set, err := LoadDir(dir, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if un := set.Unnamed(); !slices.Equal(un, []string{"b.yaml"}) {
+		t.Fatalf("unnamed = %v, want [b.yaml]", un)
+	}
+	if r := set.Get("c"); r == nil || r.Release == nil {
+		t.Fatalf("c = %+v", r)
 	}
 }
 
