@@ -273,7 +273,14 @@ func (m *Manager) Advance(ctx context.Context, release string) (api.Cleanup, boo
 
 	raw, ver, err := m.opts.Store.Get(ctx, m.opts.Kind, release)
 	if errors.Is(err, state.ErrNotFound) {
+		c, had := m.cached(release)
 		m.forget(release)
+		if had && c.State == StatePending {
+			// Recorded and not started, yet gone: a listing expiring the
+			// finished record it replaced deleted it. Not done: the caller
+			// records it again (its app is untouched).
+			return api.Cleanup{}, false, errs.Transient(fmt.Errorf("%w: %s: its record vanished before it started; it is recorded again", ErrIncomplete, release))
+		}
 		return api.Cleanup{}, true, nil
 	}
 	if err != nil {

@@ -132,3 +132,33 @@ func TestBusyUntilListed(t *testing.T) {
 		t.Fatal("after Resync: every release must count as busy until listed again")
 	}
 }
+
+// An uninstall recorded but deleted from the store before it started (a
+// listing expiring the finished record it replaced) is not taken as done:
+// Advance says so, and recording it again goes on as usual.
+func TestRecordVanishedBeforeStart(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	app := renderApp(t, "fw-test", `{"framework":{"name":"gone"}}`, "gone")
+	s := e.deploy(app)
+	m := e.manager("m", nil)
+	ctx := context.Background()
+	req := Request{Release: "gone", AppID: s.AppID, App: app}
+	if err := m.Start(ctx, req); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.store.Delete(ctx, m.opts.Kind, "gone"); err != nil {
+		t.Fatal(err)
+	}
+	if _, done, err := m.Advance(ctx, "gone"); done || !errors.Is(err, ErrIncomplete) {
+		t.Fatalf("advance of a vanished record: done %t, %v", done, err)
+	}
+	if err := m.Start(ctx, req); err != nil {
+		t.Fatal(err)
+	}
+	if c, err := drive(t, m, "gone"); err != nil || c.State != StateComplete {
+		t.Fatalf("%s %s %v", c.State, stepStates(c), err)
+	}
+	if _, err := e.mar.GetApp(ctx, s.AppID); err == nil {
+		t.Fatal("the app is still there")
+	}
+}
