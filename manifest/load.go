@@ -383,6 +383,7 @@ func Load(opts LoadOptions) (*Set, error) {
 		return nil, fmt.Errorf("releases path %q: not a directory", dir)
 	}
 	var files []string
+	var linkedDirs []*Result
 	err = fs.WalkDir(fsys, dir, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return fmt.Errorf("%s: %w", p, fsErr(err))
@@ -392,6 +393,16 @@ func Load(opts LoadOptions) (*Set, error) {
 				return fs.SkipDir
 			}
 			return nil
+		}
+		if d.Type()&fs.ModeSymlink != 0 {
+			// A link to a directory is not walked: its manifests would
+			// silently not count (and their releases be pruned). Say so;
+			// as a file whose release is unknown it also blocks pruning.
+			if st, err := fs.Stat(fsys, p); err == nil && st.IsDir() {
+				linkedDirs = append(linkedDirs, &Result{File: p, Problems: []error{&Problem{File: p,
+					Reason: "a symbolic link to a directory: not followed, so the manifests in it are not read; use a real directory"}}})
+				return nil
+			}
 		}
 		if d.IsDir() || !isManifestFile(d.Name()) {
 			return nil
@@ -430,7 +441,7 @@ func Load(opts LoadOptions) (*Set, error) {
 	}
 	close(next)
 	wg.Wait()
-	return finish(results), nil
+	return finish(append(results, linkedDirs...)), nil
 }
 
 // LoadDir is Load over a directory: dir is the repository root (opened as

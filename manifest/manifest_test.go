@@ -473,3 +473,33 @@ func TestCacheReparsesOnlyChangedFiles(t *testing.T) {
 		t.Fatal("a later load changed an earlier set")
 	}
 }
+
+// A symbolic link to a directory under the releases path is reported (its
+// manifests are not read), and counts as a file whose release is unknown,
+// which blocks pruning; a link to a manifest file is read as before.
+func TestSymlinkedDirectoryIsReported(t *testing.T) {
+	dir := writeTree(t, map[string]string{
+		"releases/a.yaml": manifestDoc("a", ""),
+		"other/b.yaml":    manifestDoc("b", ""),
+		"other/c.yaml":    manifestDoc("c", ""),
+	})
+	if err := os.Symlink("../other", filepath.Join(dir, "releases", "more")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink("../other/c.yaml", filepath.Join(dir, "releases", "c.yaml")); err != nil {
+		t.Fatal(err)
+	}
+	set, err := LoadDir(dir, "releases")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if un := set.Unnamed(); !slices.Equal(un, []string{"releases/more"}) {
+		t.Fatalf("unnamed = %v", un)
+	}
+	if ps := set.Problems(); len(ps) != 1 || !strings.Contains(ps[0].Error(), "releases/more: a symbolic link to a directory") {
+		t.Fatalf("problems = %v", ps)
+	}
+	if set.Get("a") == nil || set.Get("c") == nil || set.Get("b") != nil {
+		t.Fatalf("names = %v", set.Names())
+	}
+}
