@@ -839,3 +839,57 @@ func TestLostAnswerIsStillARollout(t *testing.T) {
 		t.Fatalf("PUTs %d, want 2; history %s", got, historyBrief(r.History))
 	}
 }
+
+// Writes a browser sends on behalf of another site are refused, token or
+// not: a form post (any form content type, e.g. a text/plain body that
+// happens to be JSON), a request marked cross-site; trailing data after the
+// rollback document is refused too. The UI's and API clients' requests
+// (application/json, or no body) pass.
+func TestCrossSiteWritesRefused(t *testing.T) {
+	h := newHarness(t, harnessOptions{})
+	h.addRevisions("tracker 1.0.0", trackerRevision(0, "1.0.0", ""))
+	h.commitReleases(map[string]string{"trk": manifestYAML("trk", "tracker", "latest", "")})
+	h.waitSynced("trk", api.HealthHealthy)
+	send := func(path, contentType, site, body string) (int, string) {
+		req, _ := http.NewRequest(http.MethodPost, h.apiURL()+path, strings.NewReader(body))
+		if contentType != "" {
+			req.Header.Set("Content-Type", contentType)
+		}
+		if site != "" {
+			req.Header.Set("Sec-Fetch-Site", site)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		if resp.Header.Get("X-Content-Type-Options") != "nosniff" {
+			t.Errorf("%s: no nosniff", path)
+		}
+		return resp.StatusCode, string(b)
+	}
+	const sync, rollback = "/api/v1/releases/trk/sync", "/api/v1/releases/trk/rollback"
+	for _, c := range []struct {
+		path, contentType, site, body string
+		code                          int
+		contains                      string
+	}{
+		{sync, "application/x-www-form-urlencoded", "", "a=b", 403, "cross-site request refused"},
+		{sync, "multipart/form-data; boundary=x", "", "", 403, "cross-site request refused"},
+		{rollback, "text/plain", "", `{"revision": 1}=` + "\r\n", 403, "cross-site request refused"},
+		{sync, "", "cross-site", "", 403, "Sec-Fetch-Site: cross-site"},
+		{sync, "application/json", "same-site", "", 403, "Sec-Fetch-Site: same-site"},
+		{rollback, "application/json", "", `{"revision": 1} {"revision": 2}`, 400, "revision"},
+		{sync, "", "same-origin", "", 202, "queued"},
+		{sync, "", "", "", 202, "queued"},
+		{sync, "application/json; charset=utf-8", "none", "", 202, "queued"},
+	} {
+		if code, body := send(c.path, c.contentType, c.site, c.body); code != c.code || !strings.Contains(body, c.contains) {
+			t.Errorf("%s %q %q %q: %d %s, want %d containing %q", c.path, c.contentType, c.site, c.body, code, body, c.code, c.contains)
+		}
+	}
+	if r, _ := h.release("trk"); r.Pin != nil {
+		t.Fatalf("pinned by a refused request: %+v", r.Pin)
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"mime"
 	"net/http"
 	"strings"
 
@@ -77,22 +78,28 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 		writeError(w, http.StatusInternalServerError, "encoding the answer: "+err.Error())
 		return
 	}
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Cache-Control", "no-store")
+	jsonHeaders(w)
 	w.WriteHeader(status)
 	_, _ = w.Write(b)
 }
 
+// jsonHeaders sets the headers of every JSON answer: never cached, never
+// sniffed as anything else (app definitions and notes are package text).
+func jsonHeaders(w http.ResponseWriter) {
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("Cache-Control", "no-store")
+	h.Set("X-Content-Type-Options", "nosniff")
+}
+
 func writeRaw(w http.ResponseWriter, b []byte) {
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Cache-Control", "no-store")
+	jsonHeaders(w)
 	_, _ = w.Write(b)
 }
 
 func writeError(w http.ResponseWriter, status int, msg string) {
 	b, _ := json.Marshal(api.ErrorResponse{Message: msg})
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Cache-Control", "no-store")
+	jsonHeaders(w)
 	w.WriteHeader(status)
 	_, _ = w.Write(b)
 }
@@ -149,9 +156,16 @@ func (c *Controller) serveApp(w http.ResponseWriter, r *http.Request) {
 	writeRaw(w, e.app.Raw)
 }
 
-// guard checks the UI token on write routes when one is configured.
+// guard protects the write routes (sync, rollback): it refuses requests a
+// browser sends on behalf of another site (cross-site request forgery: the
+// DC/OS session cookie goes along through Admin Router), and checks the UI
+// token when one is configured.
 func (c *Controller) guard(next http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
+		if why := crossSite(r); why != "" {
+			writeError(w, http.StatusForbidden, "cross-site request refused: "+why)
+			return
+		}
 		if c.opts.UIToken != "" {
 			got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
 			if !ok || subtle.ConstantTimeCompare([]byte(strings.TrimSpace(got)), []byte(c.opts.UIToken)) != 1 {
@@ -162,6 +176,26 @@ func (c *Controller) guard(next http.HandlerFunc) http.HandlerFunc {
 		}
 		next(w, r)
 	}
+}
+
+// crossSite says why a write request looks sent by a page of another site
+// ("" when it does not): a browser marks it with Sec-Fetch-Site, and only
+// a form or a no-cors fetch can reach us without a CORS preflight, which
+// carry no body or one of the form content types; our UI and API clients
+// send application/json (or nothing).
+func crossSite(r *http.Request) string {
+	switch site := r.Header.Get("Sec-Fetch-Site"); site {
+	case "", "same-origin", "none":
+	default:
+		return "Sec-Fetch-Site: " + site
+	}
+	if ct := r.Header.Get("Content-Type"); ct != "" {
+		mt, _, err := mime.ParseMediaType(ct)
+		if err != nil || mt != "application/json" {
+			return fmt.Sprintf("Content-Type must be application/json, not %q", ct)
+		}
+	}
+	return ""
 }
 
 func (c *Controller) serveSync(w http.ResponseWriter, r *http.Request) {
@@ -188,7 +222,7 @@ func (c *Controller) serveRollback(w http.ResponseWriter, r *http.Request) {
 	}
 	dec := json.NewDecoder(io.LimitReader(r.Body, 1<<16))
 	dec.DisallowUnknownFields()
-	if err := dec.Decode(&body); err != nil || body.Revision == nil {
+	if err := dec.Decode(&body); err != nil || body.Revision == nil || dec.Decode(&struct{}{}) != io.EOF {
 		writeError(w, http.StatusBadRequest, `the body must be {"revision": N}`)
 		return
 	}

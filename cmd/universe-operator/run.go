@@ -212,6 +212,9 @@ func wire(ctx context.Context, cfg *config.Config, log logrus.FieldLogger, leade
 			return nil, fmt.Errorf("ui token: %w", err)
 		}
 	}
+	if uiToken == "" {
+		log.Warn("no UI token (ui.token_file / ui.token_env): sync and rollback are open to anyone who can reach the API")
+	}
 	var secret []byte
 	if cfg.Webhook != nil {
 		if secret, err = cfg.Webhook.Secret(); err != nil {
