@@ -162,8 +162,9 @@ func (s *Stream) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	rc := http.NewResponseController(w)
 	sub := newSubscriber(r.URL.Query().Get("release"))
-	if !s.add(sub) {
-		writeError(w, http.StatusServiceUnavailable, "event stream is shutting down")
+	if ok, why := s.add(sub); !ok {
+		w.Header().Set("Retry-After", "10")
+		writeError(w, http.StatusServiceUnavailable, why)
 		return
 	}
 	defer s.remove(sub)
@@ -239,14 +240,21 @@ func (s *Stream) write(w http.ResponseWriter, rc *http.ResponseController, b []b
 	return rc.Flush() == nil
 }
 
-func (s *Stream) add(sub *subscriber) bool {
+// MaxSubscribers bounds the event-stream clients served at once: each holds
+// a connection, a goroutine and a queue of pending frames.
+const MaxSubscribers = 512
+
+func (s *Stream) add(sub *subscriber) (bool, string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {
-		return false
+		return false, "event stream is shutting down"
+	}
+	if len(s.subs) >= MaxSubscribers {
+		return false, fmt.Sprintf("too many event-stream clients (%d): retry later", MaxSubscribers)
 	}
 	s.subs[sub] = struct{}{}
-	return true
+	return true, ""
 }
 
 func (s *Stream) remove(sub *subscriber) {

@@ -643,3 +643,30 @@ func BenchmarkPublish(b *testing.B) {
 	s.Close()
 	wg.Wait()
 }
+
+// The stream serves at most MaxSubscribers clients at once; one more gets
+// 503 with Retry-After, and is served again once a client leaves.
+func TestStreamSubscriberLimit(t *testing.T) {
+	s := ui.NewStream(nil)
+	srv := serve(t, s)
+	var last context.CancelFunc
+	for range ui.MaxSubscribers {
+		_, resp, cancel := connect(t, srv.URL)
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("client %d: %d", s.Subscribers(), resp.StatusCode)
+		}
+		last = cancel
+	}
+	poll(t, "every client subscribed", func() bool { return s.Subscribers() == ui.MaxSubscribers })
+	_, resp, _ := connect(t, srv.URL)
+	if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") == "" {
+		t.Fatalf("one too many: %d %v", resp.StatusCode, resp.Header)
+	}
+	last()
+	poll(t, "a client left", func() bool { return s.Subscribers() == ui.MaxSubscribers-1 })
+	if r, resp, _ := connect(t, srv.URL); resp.StatusCode != http.StatusOK {
+		t.Fatalf("after one left: %d", resp.StatusCode)
+	} else {
+		expect(t, r, "ready", nil)
+	}
+}

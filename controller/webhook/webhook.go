@@ -156,6 +156,11 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.answer(w, prov, ResultMethodNotAllowed, http.StatusMethodNotAllowed, "use POST", nil)
 		return
 	}
+	if prov == unknown { // before reading the body: nothing to verify it with
+		h.answer(w, prov, ResultUnauthorized, http.StatusUnauthorized,
+			"unknown sender: expected X-GitHub-Event, X-Gitlab-Event or X-Gitea-Event", nil)
+		return
+	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, h.opts.MaxBodyBytes))
 	if err != nil {
 		var mbe *http.MaxBytesError
@@ -165,11 +170,6 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		h.answer(w, prov, ResultBadRequest, http.StatusBadRequest, "cannot read the body", nil)
-		return
-	}
-	if prov == unknown {
-		h.answer(w, prov, ResultUnauthorized, http.StatusUnauthorized,
-			"unknown sender: expected X-GitHub-Event, X-Gitlab-Event or X-Gitea-Event", nil)
 		return
 	}
 	if !h.verify(prov, r, body) {
