@@ -10,6 +10,7 @@ import (
 
 	"github.com/universe-operator/universe-operator/api"
 	"github.com/universe-operator/universe-operator/reconcile"
+	"github.com/universe-operator/universe-operator/sim/fault"
 )
 
 // downZK is a ZooKeeper that is down until told otherwise and records the
@@ -160,5 +161,28 @@ func TestRecordVanishedBeforeStart(t *testing.T) {
 	}
 	if _, err := e.mar.GetApp(ctx, s.AppID); err == nil {
 		t.Fatal("the app is still there")
+	}
+}
+
+// Marathon refusing the app with SDK_UNINSTALL=true (422) does not change
+// by retrying: the uninstall is Failed for a human (not Incomplete for
+// ever), and the app is left as it is.
+func TestSDKUninstallRefusedIsFailed(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	app := renderApp(t, "sdk-test", `{"service":{"name":"refused"}}`, "refused")
+	s := e.deploy(app)
+	e.sim.Marathon.Faults().Add(fault.Rule{Method: "PUT", Path: "/v2/apps", Status: 422,
+		Body: `{"message":"Object is not valid","details":[{"path":"/env","errors":["injected"]}]}`})
+	m := e.manager("m", nil)
+	ctx := context.Background()
+	if err := m.Start(ctx, Request{Release: "refused", AppID: s.AppID, App: app}); err != nil {
+		t.Fatal(err)
+	}
+	c, err := drive(t, m, "refused")
+	if c.State != StateFailed || !stepIs(&record{Cleanup: c}, StepSDKUninstall, StepFailed) || err == nil {
+		t.Fatalf("%s %s %v", c.State, stepStates(c), err)
+	}
+	if _, err := e.mar.GetApp(ctx, s.AppID); err != nil {
+		t.Fatalf("the app: %v", err)
 	}
 }

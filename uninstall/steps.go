@@ -104,20 +104,25 @@ func (m *Manager) sdkUninstall(ctx context.Context, rec *record) result {
 	case foreign != "":
 		return skipped(foreign)
 	}
+	// An app that cannot be read, or that Marathon refuses with
+	// SDK_UNINSTALL added, will not change by retrying: Failed, for a human.
 	view, err := parseApp(app.Raw)
 	if err != nil {
-		return retry(errs.Permanent(err))
+		return failed(err, "the app's definition cannot be read: SDK_UNINSTALL was not set")
 	}
 	if v, _ := view.envString(EnvSDKUninstall); v == "true" {
 		return done("the app already carries SDK_UNINSTALL=true")
 	}
 	body, err := sdkUninstallBody(app.Raw)
 	if err != nil {
-		return retry(errs.Permanent(err))
+		return failed(err, "the app's definition cannot be read: SDK_UNINSTALL was not set")
 	}
 	res, err := m.opts.Marathon.UpdateApp(ctx, rec.Spec.AppID, body, true)
 	if marathon.IsNotFound(err) {
 		return done("the app is already gone: its scheduler cannot run the uninstall plan" + m.janitorNote(rec))
+	}
+	if marathon.StatusOf(err) == http.StatusUnprocessableEntity {
+		return failed(err, "Marathon refused the app with SDK_UNINSTALL=true: the scheduler was not told to uninstall")
 	}
 	if err != nil {
 		return waitOrRetry(err)
