@@ -467,23 +467,27 @@ func leafProblems(e *jsonschema.ValidationError) []Problem {
 
 // uncomparableNumber finds the first number in v that math/big cannot
 // parse (an exponent beyond ±1e6): jsonschema/v6 cannot compare it. It
-// returns its JSON pointer below path.
+// returns its JSON pointer below path (built only when one is found).
 func uncomparableNumber(v value, path string) (string, bool) {
 	switch v.k {
 	case kNumber:
-		if _, ok := new(big.Rat).SetString(v.s); !ok {
-			return path, true
+		// Only an exponent can be out of math/big's range: plain decimals
+		// (almost every number) are not parsed.
+		if strings.ContainsAny(v.s, "eE") {
+			if _, ok := new(big.Rat).SetString(v.s); !ok {
+				return path, true
+			}
 		}
 	case kArray:
 		for i, it := range v.arr {
-			if p, ok := uncomparableNumber(it, path+"/"+strconv.Itoa(i)); ok {
-				return p, true
+			if p, ok := uncomparableNumber(it, ""); ok {
+				return path + "/" + strconv.Itoa(i) + p, true
 			}
 		}
 	case kObject:
 		for _, m := range v.obj.members {
-			if p, ok := uncomparableNumber(m.val, path+"/"+escapePointer(m.key)); ok {
-				return p, true
+			if p, ok := uncomparableNumber(m.val, ""); ok {
+				return path + "/" + escapePointer(m.key) + p, true
 			}
 		}
 	}
