@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"testing/fstest"
+
+	"github.com/universe-operator/universe-operator/examples"
 )
 
 // malformedTree is a tree with every kind of problem the loader reports.
@@ -126,5 +128,30 @@ func TestLoadDirMatchesLoadFS(t *testing.T) {
 	}
 	if p := fromDir.Get("big", 0); p == nil || len(p.Config) < 100000 {
 		t.Errorf("big/0 not read whole")
+	}
+}
+
+// A symbolic link to a file of another directory of the tree (a config.json
+// shared between revisions) is followed, as Cosmos's Universe build follows
+// it; a link leading out of the tree stays refused (TestLoadDir).
+func TestLoadDirFollowsLinksWithinTheTree(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.CopyFS(dir, examples.Packages()); err != nil {
+		t.Fatal(err)
+	}
+	shared := filepath.Join(dir, "G", "greeter", "1", "config.json")
+	if err := os.Remove(shared); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink("../0/config.json", shared); err != nil {
+		t.Fatal(err)
+	}
+	repo, problems := LoadDir(dir)
+	if len(problems) != 0 {
+		t.Fatalf("problems: %v", problems)
+	}
+	zero, one := repo.Get("greeter", 0), repo.Get("greeter", 1)
+	if zero == nil || one == nil || !bytes.Equal(zero.Config, one.Config) {
+		t.Fatalf("greeter/1 through the link: %v %v", zero, one)
 	}
 }

@@ -1,6 +1,7 @@
 package universe
 
 import (
+	"errors"
 	"io/fs"
 	"os"
 	"path"
@@ -78,10 +79,21 @@ func (r *rootFS) Open(name string) (fs.File, error) {
 		return r.root.Open(".")
 	}
 	d, err := r.dir(path.Dir(name))
+	if err == nil {
+		f, err := d.Open(path.Base(name))
+		if err == nil || errors.Is(err, fs.ErrNotExist) {
+			return f, err
+		}
+	}
+	// A symbolic link may lead to another directory of the tree (a file
+	// shared between revisions, ../0/config.json), which the directory's
+	// own root refuses: the tree's root decides (it still refuses links
+	// leading out of the tree).
+	f, err := r.root.Open(name)
 	if err != nil {
 		return nil, &fs.PathError{Op: "open", Path: name, Err: unwrapPath(err)}
 	}
-	return d.Open(path.Base(name))
+	return f, nil
 }
 
 // ReadDir implements fs.ReadDirFS.
