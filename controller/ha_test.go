@@ -6,39 +6,17 @@ import (
 	"testing"
 	"time"
 
-	"github.com/universe-operator/universe-operator/clients/zookeeper"
 	"github.com/universe-operator/universe-operator/controller"
-	"github.com/universe-operator/universe-operator/internal/testenv"
 )
 
 // TestElectionLeaderWriteFence: a write context exists only while the term
 // is valid, is bounded by the lease, and ends the moment the term ends; a
 // follower gets none.
 func TestElectionLeaderWriteFence(t *testing.T) {
-	zk := testenv.StartZooKeeper(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	connect := func() *zookeeper.Client {
-		c, err := zookeeper.Connect(ctx, []string{zk.Addr}, zookeeper.WithRoot("/uo-fence"),
-			zookeeper.WithSessionTimeout(4*time.Second), zookeeper.WithLogger(testLogger(t)))
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(c.Close)
-		return c
-	}
-	c1, c2 := connect(), connect()
-	cand1, err := zookeeper.Campaign(ctx, c1, zookeeper.ElectionOptions{ID: "one"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	l1 := controller.NewElectionLeader(ctx, cand1)
-	waitTrue(t, "one leads", l1.IsLeader)
-	cand2, err := zookeeper.Campaign(ctx, c2, zookeeper.ElectionOptions{ID: "two"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	l2 := controller.NewElectionLeader(ctx, cand2)
+	e := newElection(ctx, t, "/uo-fence")
+	cand1, l1, l2 := e.cand1, e.l1, e.l2
 
 	if _, _, err := l2.WriteContext(ctx); !errors.Is(err, controller.ErrNotLeader) {
 		t.Fatalf("follower's write context: %v", err)
