@@ -20,6 +20,7 @@ import (
 	"github.com/chromedp/chromedp/kb"
 
 	"github.com/universe-operator/universe-operator/api"
+	"github.com/universe-operator/universe-operator/internal/browsertest"
 	"github.com/universe-operator/universe-operator/internal/testenv"
 )
 
@@ -55,52 +56,8 @@ func TestBrowser(t *testing.T) {
 
 func startBrowser(t *testing.T, bin string) context.Context {
 	t.Helper()
-	var out strings.Builder
-	var outMu sync.Mutex
-	opts := []chromedp.ExecAllocatorOption{
-		chromedp.ExecPath(bin),
-		chromedp.Headless,
-		chromedp.NoSandbox,
-		chromedp.DisableGPU,
-		chromedp.NoFirstRun,
-		chromedp.NoDefaultBrowserCheck,
-		// Without these Chromium phones home, and this machine's closed
-		// network refuses its connections.
-		chromedp.Flag("disable-quic", true),
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.Flag("disable-dev-shm-usage", true),
-		chromedp.Flag("disable-extensions", true),
-		chromedp.Flag("disable-features", "Translate,OptimizationHints,MediaRouter"),
-		chromedp.Flag("force-color-profile", "srgb"),
-		chromedp.Flag("lang", "en-US"),
-		chromedp.UserDataDir(t.TempDir()),
-		chromedp.WindowSize(1280, 900),
-		chromedp.CombinedOutput(writerFunc(func(p []byte) {
-			outMu.Lock()
-			defer outMu.Unlock()
-			if out.Len() < 1<<16 {
-				out.Write(p)
-			}
-		})),
-	}
-	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
-	ctx, cancel := chromedp.NewContext(allocCtx)
-	t.Cleanup(func() { cancel(); cancelAlloc() })
-	start := time.Now()
-	if err := chromedp.Do(ctx); err != nil { // starts the browser, without a timeout
-		outMu.Lock()
-		defer outMu.Unlock()
-		t.Fatalf("starting chromium: %v\n%s", err, out.String())
-	}
-	t.Logf("chromium started in %v", time.Since(start).Round(time.Millisecond))
-	return ctx
+	return browsertest.Start(t, bin)
 }
-
-type writerFunc func([]byte)
-
-func (f writerFunc) Write(p []byte) (int, error) { f(p); return len(p), nil }
 
 // pageWatch collects what a page must never do: JavaScript errors, console
 // errors, failed requests and unexpected HTTP errors.
@@ -212,58 +169,22 @@ func tab(t *testing.T, browser context.Context) (context.Context, *pageWatch) {
 	return ctx, w
 }
 
-const step = 30 * time.Second
-
 func do(t *testing.T, ctx context.Context, steps ...chromedp.Action[chromedp.Void]) {
 	t.Helper()
-	c, cancel := context.WithTimeout(ctx, step)
-	defer cancel()
-	if err := chromedp.Do(c, steps...); err != nil {
-		t.Fatalf("browser: %v\npage: %s", err, pageText(ctx))
-	}
+	browsertest.Do(t, ctx, steps...)
 }
 
 func eval[T any](t *testing.T, ctx context.Context, js string) T {
 	t.Helper()
-	c, cancel := context.WithTimeout(ctx, step)
-	defer cancel()
-	v, err := chromedp.Run(c, chromedp.Evaluate[T](js))
-	if err != nil {
-		t.Fatalf("evaluating %s: %v", js, err)
-	}
-	return v
+	return browsertest.Eval[T](t, ctx, js)
 }
 
-// waitFor polls a JavaScript condition in the page (every 25 ms, up to 20 s)
-// and returns how long it took.
 func waitFor(t *testing.T, ctx context.Context, what, js string) time.Duration {
 	t.Helper()
-	c, cancel := context.WithTimeout(ctx, step)
-	defer cancel()
-	start := time.Now()
-	for {
-		_, err := chromedp.Run(c, chromedp.Poll[chromedp.Void](js,
-			chromedp.WithPollingInterval(25*time.Millisecond), chromedp.WithPollingTimeout(20*time.Second)))
-		if err == nil {
-			return time.Since(start)
-		}
-		// A navigation in progress destroys the context the poll runs in; poll again.
-		if c.Err() == nil && (strings.Contains(err.Error(), "context with specified id") || strings.Contains(err.Error(), "context was destroyed")) {
-			continue
-		}
-		t.Fatalf("waiting for %s (%s): %v\npage: %s", what, js, err, pageText(ctx))
-	}
+	return browsertest.WaitFor(t, ctx, what, js)
 }
 
-func pageText(ctx context.Context) string {
-	c, cancel := context.WithTimeout(ctx, 5*time.Second)
-	defer cancel()
-	s, err := chromedp.Run(c, chromedp.Evaluate[string](`location.href + "\n" + document.body.innerText.slice(0, 3000)`))
-	if err != nil {
-		return "(unavailable: " + err.Error() + ")"
-	}
-	return s
-}
+func pageText(ctx context.Context) string { return browsertest.PageText(ctx) }
 
 func navigate(t *testing.T, ctx context.Context, url string) {
 	t.Helper()
@@ -275,7 +196,7 @@ func navigate(t *testing.T, ctx context.Context, url string) {
 // docs/screenshots/ too.
 func screenshot(t *testing.T, ctx context.Context, name string, viewport bool) {
 	t.Helper()
-	c, cancel := context.WithTimeout(ctx, step)
+	c, cancel := context.WithTimeout(ctx, browsertest.Step)
 	defer cancel()
 	// Relative times and the live indicator are steady; let fonts and icons settle.
 	_, _ = chromedp.Run(c, chromedp.Evaluate[chromedp.Void](`document.fonts.ready.then(() => true)`, chromedp.EvalAwaitPromise))
@@ -866,7 +787,7 @@ func testKeyboard(t *testing.T, browser context.Context) {
 	if !slices.Equal(focused, []string{"f-clear", "table-wrap", "rel:nginx-edge"}) {
 		t.Fatalf("focus went %q, want the clear button, the table region, the nginx-edge link", focused)
 	}
-	c, cancel := context.WithTimeout(ctx, step)
+	c, cancel := context.WithTimeout(ctx, browsertest.Step)
 	defer cancel()
 	if _, err := chromedp.Run(c, chromedp.WaitEvent(page.LoadEventFired, nil, chromedp.KeyEvent(kb.Enter))); err != nil {
 		t.Fatalf("Enter on the release link: %v", err)

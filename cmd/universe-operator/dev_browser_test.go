@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -21,6 +20,7 @@ import (
 
 	"github.com/universe-operator/universe-operator/api"
 	"github.com/universe-operator/universe-operator/devenv"
+	"github.com/universe-operator/universe-operator/internal/browsertest"
 	"github.com/universe-operator/universe-operator/internal/testenv"
 )
 
@@ -54,48 +54,8 @@ func TestDevBrowser(t *testing.T) {
 
 func startChromium(t *testing.T, bin string) context.Context {
 	t.Helper()
-	var out bytes.Buffer
-	var mu sync.Mutex
-	opts := []chromedp.ExecAllocatorOption{
-		chromedp.ExecPath(bin), chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU,
-		chromedp.NoFirstRun, chromedp.NoDefaultBrowserCheck,
-		// Chromium phones home otherwise, and this machine's closed network
-		// refuses the connections.
-		chromedp.Flag("disable-quic", true),
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.Flag("disable-dev-shm-usage", true),
-		chromedp.Flag("disable-extensions", true),
-		chromedp.Flag("disable-features", "Translate,OptimizationHints,MediaRouter"),
-		chromedp.Flag("force-color-profile", "srgb"),
-		chromedp.Flag("lang", "en-US"),
-		chromedp.UserDataDir(t.TempDir()),
-		chromedp.WindowSize(1280, 900),
-		chromedp.CombinedOutput(writerFn(func(p []byte) {
-			mu.Lock()
-			defer mu.Unlock()
-			if out.Len() < 1<<16 {
-				out.Write(p)
-			}
-		})),
-	}
-	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
-	ctx, cancel := chromedp.NewContext(allocCtx)
-	t.Cleanup(func() { cancel(); cancelAlloc() })
-	start := time.Now()
-	if err := chromedp.Do(ctx); err != nil {
-		mu.Lock()
-		defer mu.Unlock()
-		t.Fatalf("starting chromium: %v\n%s", err, out.String())
-	}
-	t.Logf("chromium started in %v", time.Since(start).Round(time.Millisecond))
-	return ctx
+	return browsertest.Start(t, bin)
 }
-
-type writerFn func([]byte)
-
-func (f writerFn) Write(p []byte) (int, error) { f(p); return len(p), nil }
 
 // devPage watches a tab: JavaScript exceptions, console errors, failed
 // requests and HTTP errors are problems; every request URL is kept.
@@ -169,59 +129,22 @@ func devTab(t *testing.T, browser context.Context) (context.Context, *devPage) {
 	return ctx, p
 }
 
-const browserStep = 30 * time.Second
-
 func browse(t *testing.T, ctx context.Context, actions ...chromedp.Action[chromedp.Void]) {
 	t.Helper()
-	c, cancel := context.WithTimeout(ctx, browserStep)
-	defer cancel()
-	if err := chromedp.Do(c, actions...); err != nil {
-		t.Fatalf("browser: %v\npage: %s", err, devPageText(ctx))
-	}
+	browsertest.Do(t, ctx, actions...)
 }
 
 func jsEval[T any](t *testing.T, ctx context.Context, js string) T {
 	t.Helper()
-	c, cancel := context.WithTimeout(ctx, browserStep)
-	defer cancel()
-	v, err := chromedp.Run(c, chromedp.Evaluate[T](js))
-	if err != nil {
-		t.Fatalf("evaluating %s: %v", js, err)
-	}
-	return v
+	return browsertest.Eval[T](t, ctx, js)
 }
 
-// jsWait polls a condition in the page every 20 ms (up to 25 s) and
-// returns how long it took. A condition that throws (the page is still
-// loading) counts as false.
 func jsWait(t *testing.T, ctx context.Context, what, js string) time.Duration {
 	t.Helper()
-	c, cancel := context.WithTimeout(ctx, browserStep)
-	defer cancel()
-	start := time.Now()
-	safe := "(() => { try { return !!(" + js + "); } catch (e) { return false; } })()"
-	for {
-		_, err := chromedp.Run(c, chromedp.Poll[chromedp.Void](safe,
-			chromedp.WithPollingInterval(20*time.Millisecond), chromedp.WithPollingTimeout(25*time.Second)))
-		if err == nil {
-			return time.Since(start)
-		}
-		if c.Err() == nil && (strings.Contains(err.Error(), "context with specified id") || strings.Contains(err.Error(), "context was destroyed")) {
-			continue // a navigation replaced the page's context
-		}
-		t.Fatalf("waiting for %s (%s): %v\npage: %s", what, js, err, devPageText(ctx))
-	}
+	return browsertest.WaitFor(t, ctx, what, js)
 }
 
-func devPageText(ctx context.Context) string {
-	c, cancel := context.WithTimeout(ctx, 5*time.Second)
-	defer cancel()
-	s, err := chromedp.Run(c, chromedp.Evaluate[string](`location.href + "\n" + document.body.innerText.slice(0, 3000)`))
-	if err != nil {
-		return "(unavailable: " + err.Error() + ")"
-	}
-	return s
-}
+func devPageText(ctx context.Context) string { return browsertest.PageText(ctx) }
 
 func rowJS(name string) string {
 	b, _ := json.Marshal(name)
@@ -243,7 +166,7 @@ func waitDevOverview(t *testing.T, ctx context.Context) {
 // as docs/screenshots/NAME.
 func shoot(t *testing.T, ctx context.Context, name string, viewport, readme bool) {
 	t.Helper()
-	c, cancel := context.WithTimeout(ctx, browserStep)
+	c, cancel := context.WithTimeout(ctx, browsertest.Step)
 	defer cancel()
 	_, _ = chromedp.Run(c, chromedp.Evaluate[chromedp.Void](`document.fonts.ready.then(() => true)`, chromedp.EvalAwaitPromise))
 	action := chromedp.FullScreenshot(100)
