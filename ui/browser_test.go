@@ -184,8 +184,6 @@ func waitFor(t *testing.T, ctx context.Context, what, js string) time.Duration {
 	return browsertest.WaitFor(t, ctx, what, js)
 }
 
-func pageText(ctx context.Context) string { return browsertest.PageText(ctx) }
-
 func navigate(t *testing.T, ctx context.Context, url string) {
 	t.Helper()
 	do(t, ctx, chromedp.Navigate(url))

@@ -144,8 +144,6 @@ func jsWait(t *testing.T, ctx context.Context, what, js string) time.Duration {
 	return browsertest.WaitFor(t, ctx, what, js)
 }
 
-func devPageText(ctx context.Context) string { return browsertest.PageText(ctx) }
-
 func rowJS(name string) string {
 	b, _ := json.Marshal(name)
 	return `document.querySelector('#rows tr[data-release=' + CSS.escape(` + string(b) + `) + ']')`
