@@ -92,15 +92,20 @@ func (m *Manager) getOwned(ctx context.Context, rec *record) (app *marathon.App,
 	return app, false, "", nil
 }
 
+// unreadableApp is what an SDK step leaves undone when the app's definition
+// cannot be read: it will not change by retrying (Failed, for a human).
+const unreadableApp = "the app's definition cannot be read: SDK_UNINSTALL was not set"
+
 // sdkUninstall sets SDK_UNINSTALL=true on the app (Cosmos's
 // UninstallHandler.runSdkUninstall + setMarathonUninstall).
 func (m *Manager) sdkUninstall(ctx context.Context, rec *record) result {
-	app, gone, foreign, err := m.getOwned(ctx, rec)
+	gone := done("the app is already gone: its scheduler cannot run the uninstall plan" + m.janitorNote(rec))
+	app, isGone, foreign, err := m.getOwned(ctx, rec)
 	switch {
 	case err != nil:
 		return retry(err)
-	case gone:
-		return done("the app is already gone: its scheduler cannot run the uninstall plan" + m.janitorNote(rec))
+	case isGone:
+		return gone
 	case foreign != "":
 		return skipped(foreign)
 	}
@@ -108,18 +113,18 @@ func (m *Manager) sdkUninstall(ctx context.Context, rec *record) result {
 	// SDK_UNINSTALL added, will not change by retrying: Failed, for a human.
 	view, err := parseApp(app.Raw)
 	if err != nil {
-		return failed(err, "the app's definition cannot be read: SDK_UNINSTALL was not set")
+		return failed(err, unreadableApp)
 	}
 	if v, _ := view.envString(EnvSDKUninstall); v == "true" {
 		return done("the app already carries SDK_UNINSTALL=true")
 	}
 	body, err := sdkUninstallBody(app.Raw)
 	if err != nil {
-		return failed(err, "the app's definition cannot be read: SDK_UNINSTALL was not set")
+		return failed(err, unreadableApp)
 	}
 	res, err := m.opts.Marathon.UpdateApp(ctx, rec.Spec.AppID, body, true)
 	if marathon.IsNotFound(err) {
-		return done("the app is already gone: its scheduler cannot run the uninstall plan" + m.janitorNote(rec))
+		return gone
 	}
 	if marathon.StatusOf(err) == http.StatusUnprocessableEntity {
 		return failed(err, "Marathon refused the app with SDK_UNINSTALL=true: the scheduler was not told to uninstall")
